@@ -1,0 +1,1 @@
+"""The CNN lab's autograder: pytest checks that grade one implementation folder."""

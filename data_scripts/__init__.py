@@ -1,0 +1,1 @@
+"""Prepare and load the CIFAR-10 and MNIST grading subsets."""

@@ -1,0 +1,22 @@
+"""Print how long loading each prepared grading subset takes (target: well under a second).
+
+    python -m data_scripts.benchmark_load
+"""
+from __future__ import annotations
+
+import time
+
+from .subsets import DATASETS, SPLITS, load_subset
+
+
+def main() -> None:
+    for dataset in DATASETS:
+        for split in SPLITS:
+            start = time.perf_counter()
+            images, labels = load_subset(dataset, split)
+            seconds = time.perf_counter() - start
+            print(f"{dataset:8s} {split:5s} {tuple(images.shape)!s:22s} {images.nbytes / 2**20:6.1f} MiB  {seconds * 1000:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Training loop of the lab: one epoch of training, evaluation, and the `fit` driver around them."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sized
+
+import torch
+from torch import nn
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: Batches,
+    optimizer: torch.optim.Optimizer,
+    criterion: nn.Module,
+    device: torch.device | str,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> float:
+    """Train `model` for one pass over `loader`; return the mean loss per sample.
+
+    Each batch: move inputs (N, C, H, W) and targets (N,) to `device`, clear the old
+    gradients, back-propagate `criterion(model(inputs), targets)`, step the optimizer,
+    then step `scheduler` if one is given. A batch's loss counts N times in the mean.
+    """
+    ### BEGIN SOLUTION
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    samples = 0
+    for inputs, targets in loader:
+        inputs, targets = inputs.to(device), targets.to(device)
+        optimizer.zero_grad(set_to_none=True)
+        loss = criterion(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        # Summed on the device: a .item() per batch would wait for the GPU every step.
+        loss_sum += loss.detach() * len(targets)
+        samples += len(targets)
+    return loss_sum.item() / samples
+    ### END SOLUTION
+
+
+def evaluate(model: nn.Module, loader: Batches, device: torch.device | str) -> float:
+    """Return the fraction of samples in `loader` whose arg-max prediction equals the target.
+
+    Runs in evaluation mode without gradients, so no parameter and no batch-norm
+    running statistic changes.
+    """
+    ### BEGIN SOLUTION
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    samples = 0
+    with torch.no_grad():
+        for inputs, targets in loader:
+            inputs, targets = inputs.to(device), targets.to(device)
+            correct += (model(inputs).argmax(dim=1) == targets).sum()
+            samples += len(targets)
+    return correct.item() / samples
+    ### END SOLUTION
+
+
+@dataclass
+class History:
+    """Per-epoch record of a `fit` run."""
+
+    train_loss: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Batches,
+    test_loader: Batches,
+    *,
+    epochs: int,
+    lr: float,
+    device: torch.device | str = "cpu",
+    weight_decay: float = 5e-4,
+    momentum: float = 0.9,
+    label_smoothing: float = 0.0,
+    log: Callable[[str], None] | None = print,
+) -> History:
+    """Train with SGD (Nesterov momentum) and a one-cycle learning rate stepped every batch.
+
+    `train_loader` must have a length (batches per epoch) for the schedule. After every
+    epoch the test accuracy is measured and, if `log` is given, one line is reported.
+    """
+    if not isinstance(train_loader, Sized):
+        raise TypeError("fit needs a train_loader with a len() to plan the learning-rate schedule")
+    model.to(device)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=epochs * len(train_loader), pct_start=0.25
+    )
+    criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    history = History()
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        loss = train_one_epoch(model, train_loader, optimizer, criterion, device, scheduler)
+        accuracy = evaluate(model, test_loader, device)
+        history.train_loss.append(loss)
+        history.test_accuracy.append(accuracy)
+        history.seconds.append(time.perf_counter() - start)
+        if log is not None:
+            log(f"epoch {epoch:>2}/{epochs}  train loss {loss:.4f}  test accuracy {accuracy:6.2%}  "
+                f"{history.seconds[-1]:.1f}s")
+    return history
