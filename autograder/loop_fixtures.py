@@ -1,0 +1,60 @@
+"""The model, optimizer and scheduler that the training-loop checks hand to `train_one_epoch`.
+
+Both sides build them: the worker for the student's loop, the judge for the reference
+loop, so the two runs start from the same weights and follow the same schedule. The
+spies only record what the loop did; they change nothing about training.
+Imported by the worker as a top-level module: standard library and torch only.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+LEARNING_RATE = 0.1
+
+
+def loop_model() -> nn.Module:
+    """A small CNN with batch norm (so train/eval mode matters) for (N, 1, 8, 8) inputs."""
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 10),
+    )
+
+
+class SpyOptimizer(torch.optim.SGD):
+    """SGD with momentum that keeps a copy of the gradients it was asked to apply at each step."""
+
+    def __init__(self, params) -> None:
+        super().__init__(params, lr=LEARNING_RATE, momentum=0.9)
+        self.applied_gradients: list[list[torch.Tensor | None]] = []
+
+    def step(self, closure=None):  # type: ignore[override]
+        self.applied_gradients.append([
+            None if p.grad is None else p.grad.detach().clone()
+            for group in self.param_groups for p in group["params"]
+        ])
+        return super().step(closure)
+
+
+class SpyScheduler(torch.optim.lr_scheduler.LambdaLR):
+    """Halves the learning rate at every step (so stepping too often or too rarely shows) and counts steps."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.steps_taken = 0
+        super().__init__(optimizer, lambda step: 0.5**step)
+
+    def step(self, *args, **kwargs) -> None:  # type: ignore[override]
+        self.steps_taken += 1
+        super().step(*args, **kwargs)
+
+
+def record_forward_calls(model: nn.Module) -> list[dict]:
+    """Attach a hook noting, at every forward call, the mode, whether autograd is on, and the batch."""
+    calls: list[dict] = []
+
+    def hook(module: nn.Module, inputs: tuple) -> None:
+        calls.append({"training": module.training, "grad_enabled": torch.is_grad_enabled(),
+                      "batch": int(inputs[0].shape[0]) if inputs and hasattr(inputs[0], "shape") else -1})
+
+    model.register_forward_pre_hook(hook)
+    return calls

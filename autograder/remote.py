@@ -1,0 +1,221 @@
+"""The judge's side of the worker: start it, send requests, enforce time limits, read replies.
+
+    worker = SubprocessWorker(Path("assignment"))
+    block = Submission(worker).build("resnet", "BasicBlock", 64, 64, stride=1)
+    y = block.forward(torch.randn(2, 64, 8, 8))
+
+Student code never runs in this process (unless --inprocess picks `InProcessWorker`, for
+debugging). A reply is plain data; errors arrive as exceptions carrying the student's
+traceback: `StudentError`, `StudentTimeout`, `WorkerCrashed`.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import wire
+from .worker import Session, handle_request
+
+WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
+
+
+class StudentError(Exception):
+    """The student's code raised, or could not be imported. `trace` is the student's traceback."""
+
+    def __init__(self, kind: str, summary: str, trace: str) -> None:
+        super().__init__(summary)
+        self.kind, self.summary, self.trace = kind, summary, trace
+
+
+class StudentTimeout(StudentError):
+    """The student's code did not answer within the check's time limit."""
+
+
+class WorkerCrashed(StudentError):
+    """The worker process died (os._exit, a segfault, out of memory) or sent a malformed reply."""
+
+
+class Worker:
+    """Sends one request at a time. `time_left` bounds every request until reset."""
+
+    def __init__(self) -> None:
+        self.deadline: float | None = None
+
+    def set_time_limit(self, seconds: float | None) -> None:
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+
+    def request(self, op: str, **args: Any) -> Any:
+        reply = self._exchange({"op": op, "args": args})
+        if not isinstance(reply, dict) or not (("ok" in reply) ^ ("error" in reply)):
+            raise WorkerCrashed("worker", "the worker sent a malformed reply", "")
+        if "error" in reply:
+            error = reply["error"] if isinstance(reply["error"], dict) else {}
+            raise StudentError(str(error.get("kind", "?")), str(error.get("summary", "?")), str(error.get("trace", "")))
+        return reply["ok"]
+
+    def _exchange(self, request: dict) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class InProcessWorker(Worker):
+    """Runs student code in this very process: for debugging only, nothing is isolated or timed."""
+
+    def __init__(self, impl: Path) -> None:
+        super().__init__()
+        self.session = Session(impl)
+
+    def _exchange(self, request: dict) -> Any:
+        # A round trip through the wire format keeps both modes returning the same plain data.
+        return wire.decode(wire.encode(handle_request(self.session, wire.decode(wire.encode(request)))))
+
+
+class SubprocessWorker(Worker):
+    """A `python -I worker.py` child in its own session, restarted after a crash or a timeout."""
+
+    def __init__(self, impl: Path, python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.impl, self.python, self.env = impl, python, env
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    def _start(self) -> None:
+        request_read, self.request_fd = os.pipe()
+        self.reply_fd, reply_write = os.pipe()
+        self.process = subprocess.Popen(
+            [self.python, "-I", str(WORKER_SCRIPT), str(self.impl), str(request_read), str(reply_write)],
+            pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL,
+            start_new_session=True, env=self.env,
+        )
+        os.close(request_read)
+        os.close(reply_write)
+        self.starts += 1
+
+    def close(self) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        os.close(self.request_fd)
+        os.close(self.reply_fd)
+        self.process = None
+
+    def _exchange(self, request: dict) -> Any:
+        if self.process is None:
+            self._start()
+        try:
+            _write_all(self.request_fd, wire.encode(request))
+            prefix = self._read(wire.PREFIX_SIZE)
+            header = wire.parse_header(self._read(wire.header_length(prefix)))
+            return wire.decode_body(header, self._read(wire.payload_length(header)))
+        except StudentTimeout:
+            self.close()
+            raise
+        except (BrokenPipeError, EOFError, wire.WireError) as error:
+            code = self.process.poll() if self.process else None
+            self.close()
+            if isinstance(error, wire.WireError):
+                raise WorkerCrashed("crash", f"the worker's reply was malformed ({error}); "
+                                             "did the submission write to its pipes?", "") from None
+            raise WorkerCrashed("crash", _death_message(code), "") from None
+
+    def _read(self, size: int) -> bytes:
+        chunks, remaining = [], size
+        while remaining:
+            timeout = None if self.deadline is None else self.deadline - time.monotonic()
+            if timeout is not None and timeout <= 0:
+                raise StudentTimeout("timeout", "the submission did not finish within the time limit "
+                                                "(an endless loop, or far too slow)", "")
+            ready, _, _ = select.select([self.reply_fd], [], [], timeout)
+            if not ready:
+                continue
+            chunk = os.read(self.reply_fd, min(remaining, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+
+def _death_message(code: int | None) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        return f"the worker running the submission was killed by {name}" + (
+            " (out of memory?)" if name == "SIGKILL" else "")
+    return f"the submission ended the worker process (exit status {code}): os._exit() or a crash in native code"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+@dataclass
+class RemoteModule:
+    """A student nn.Module living in the worker. Every method returns plain data."""
+
+    worker: Worker
+    handle: int
+    description: str
+
+    def forward(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
+        return self.worker.request("forward", handle=self.handle, x=x, train=train)
+
+    def backward(self, x: torch.Tensor, grad_output: torch.Tensor, train: bool = True) -> dict:
+        """Forward x, back-propagate grad_output; returns output, input_grad and param_grads."""
+        return self.worker.request("backward", handle=self.handle, x=x, grad_output=grad_output, train=train)
+
+    def parameters(self) -> list[dict]:
+        """[{"name", "shape", "requires_grad"}] in named_parameters() order."""
+        return self.worker.request("parameters", handle=self.handle)
+
+    def parameter_count(self) -> int:
+        return sum(int(torch.Size(p["shape"]).numel()) for p in self.parameters())
+
+    def modules(self) -> list[dict]:
+        """Every submodule: path, type, kind (conv2d, batchnorm2d, linear), configuration, own parameters."""
+        return self.worker.request("modules", handle=self.handle)
+
+    def trace(self, x: torch.Tensor, train: bool = False) -> list[str]:
+        """Paths of parameter-owning modules (and batch norms) in the order forward calls them."""
+        return self.worker.request("trace", handle=self.handle, x=x, train=train)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return self.worker.request("state", handle=self.handle)
+
+    def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.worker.request("load", handle=self.handle, tensors=tensors)
+
+
+class Submission:
+    """The graded folder, reached through a worker."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def build(self, module: str, name: str, *args: Any, seed: int = 0, **kwargs: Any) -> RemoteModule:
+        """Construct `module.name(*args, **kwargs)` in the worker, after torch.manual_seed(seed)."""
+        handle = self.worker.request("build", module=module, name=name, args=list(args), kwargs=kwargs, seed=seed)
+        call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+        return RemoteModule(self.worker, handle, f"{name}({call})")
+
+    def train_epoch(self, state: dict, batches: list, use_scheduler: bool) -> dict:
+        return self.worker.request("train_epoch", state=state, batches=batches, use_scheduler=use_scheduler)
+
+    def evaluate(self, state: dict, batches: list) -> dict:
+        return self.worker.request("evaluate", state=state, batches=batches)

@@ -1,0 +1,285 @@
+"""The worker: the only process that imports and runs code from the graded folder.
+
+    python -I worker.py IMPL_DIR REQUEST_FD REPLY_FD
+
+It reads requests from REQUEST_FD and writes replies to REPLY_FD in the format of
+`wire.py`. Student objects stay here, named by integer handles; only plain data (tensors,
+numbers, strings) goes back. Every reply is {"ok": value} or {"error": {...}} carrying the
+student's own traceback. `handle_request` is also what the --inprocess mode calls directly.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+if __name__ == "__main__":
+    # Started with `python -I`, so our sibling modules are not on the path by default.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from loop_fixtures import SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
+    from package_loader import load_package
+    import wire
+else:
+    from .loop_fixtures import SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
+    from .package_loader import load_package
+    from . import wire
+
+import torch
+from torch import nn
+
+PACKAGE = "submission"
+
+
+class StudentCodeError(Exception):
+    """Student code raised: carries the traceback cut down to the student's frames."""
+
+    def __init__(self, kind: str, summary: str, trace: str) -> None:
+        super().__init__(summary)
+        self.kind, self.summary, self.trace = kind, summary, trace
+
+
+def student_traceback(error: BaseException, impl: Path) -> str:
+    """The traceback lines that lie in the student's files, plus the line that raised."""
+    frames = traceback.extract_tb(error.__traceback__)
+    kept = [f for f in frames if Path(f.filename).resolve().is_relative_to(impl)]
+    if frames and (not kept or kept[-1] is not frames[-1]):
+        kept.append(frames[-1])
+    lines = traceback.format_list(kept) if kept else []
+    text = "".join(lines) + "".join(traceback.format_exception_only(type(error), error))
+    return ("Traceback (most recent call last):\n" + text) if lines else text
+
+
+class Session:
+    """The worker's state: the graded folder, imported modules and live objects."""
+
+    def __init__(self, impl: Path) -> None:
+        self.impl = impl.resolve()
+        self.objects: dict[int, nn.Module] = {}
+        self.next_handle = 1
+        self.package_loaded = False
+
+    def run_student(self, kind: str, what: str, fn: Callable[[], Any]) -> Any:
+        """Call student code, turning anything it raises (SystemExit included) into StudentCodeError."""
+        try:
+            return fn()
+        except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as error:
+            summary = f"{what} raised {type(error).__name__}: {error}"
+            if isinstance(error, SystemExit):
+                summary = f"{what} called sys.exit({error.code!r})"
+            raise StudentCodeError(kind, summary, student_traceback(error, self.impl)) from None
+
+    def module(self, name: str) -> Any:
+        if not (self.impl / f"{name}.py").is_file():
+            raise StudentCodeError("import", f"{name}.py is missing from the submission", "")
+        if not self.package_loaded:
+            self.run_student("import", "loading the submission", lambda: load_package(self.impl, PACKAGE))
+            self.package_loaded = True
+        return self.run_student("import", f"importing {name}.py",
+                                lambda: importlib.import_module(f"{PACKAGE}.{name}"))
+
+    def get(self, handle: int) -> nn.Module:
+        if handle not in self.objects:
+            raise KeyError(f"no object with handle {handle}")
+        return self.objects[handle]
+
+    # Requests. Each takes plain data and returns plain data.
+
+    def op_ping(self) -> dict:
+        return {"pid": os.getpid(), "torch": torch.__version__}
+
+    def op_build(self, module: str, name: str, args: list, kwargs: dict, seed: int) -> int:
+        mod = self.module(module)
+        if not hasattr(mod, name):
+            raise StudentCodeError("import", f"{module}.py defines no {name}", "")
+        call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+        torch.manual_seed(seed)
+        obj = self.run_student("build", f"{name}({call})", lambda: getattr(mod, name)(*args, **kwargs))
+        if not isinstance(obj, nn.Module):
+            raise StudentCodeError("build", f"{name}({call}) returned a {type(obj).__name__}, not an nn.Module", "")
+        handle, self.next_handle = self.next_handle, self.next_handle + 1
+        self.objects[handle] = obj
+        return handle
+
+    def op_free(self, handle: int) -> None:
+        self.objects.pop(handle, None)
+
+    def _forward(self, handle: int, x: torch.Tensor, train: bool) -> torch.Tensor:
+        model = self.get(handle)
+        self.run_student("forward", "train()/eval()", lambda: model.train(train))
+        y = self.run_student("forward", "forward", lambda: model(x))
+        if not isinstance(y, torch.Tensor):
+            raise StudentCodeError("forward", f"forward returned a {type(y).__name__}, not a tensor", "")
+        return y
+
+    def op_forward(self, handle: int, x: torch.Tensor, train: bool) -> torch.Tensor:
+        with torch.no_grad():
+            return self._forward(handle, x, train).as_subclass(torch.Tensor).detach().clone()
+
+    def op_backward(self, handle: int, x: torch.Tensor, grad_output: torch.Tensor, train: bool) -> dict:
+        model = self.get(handle)
+        for p in model.parameters():
+            p.grad = None
+        x = x.clone().requires_grad_(True)
+        y = self._forward(handle, x, train)
+        if y.shape != grad_output.shape:
+            raise StudentCodeError("forward", f"forward returned shape {tuple(y.shape)}, expected "
+                                              f"{tuple(grad_output.shape)}", "")
+        if not y.requires_grad:
+            raise StudentCodeError("backward", "the output does not depend on any parameter or on the input "
+                                               "through autograd (was it detached, or computed under no_grad?)", "")
+        self.run_student("backward", "backward", lambda: y.backward(grad_output))
+        return {
+            "output": y.detach().as_subclass(torch.Tensor).clone(),
+            "input_grad": None if x.grad is None else x.grad.clone(),
+            "param_grads": {n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()},
+        }
+
+    def op_parameters(self, handle: int) -> list[dict]:
+        return [{"name": n, "shape": list(p.shape), "requires_grad": p.requires_grad}
+                for n, p in self.get(handle).named_parameters()]
+
+    def op_modules(self, handle: int) -> list[dict]:
+        summary = []
+        for path, module in self.get(handle).named_modules():
+            entry: dict[str, Any] = {"path": path, "type": type(module).__name__,
+                                     "params": {n: list(p.shape) for n, p in module.named_parameters(recurse=False)}}
+            if isinstance(module, nn.Conv2d):
+                entry.update(kind="conv2d", groups=module.groups, stride=list(module.stride),
+                             padding=list(module.padding) if not isinstance(module.padding, str) else module.padding,
+                             kernel_size=list(module.kernel_size), bias=module.bias is not None)
+            elif isinstance(module, nn.BatchNorm2d):
+                entry.update(kind="batchnorm2d", eps=module.eps, momentum=module.momentum)
+            elif isinstance(module, nn.Linear):
+                entry.update(kind="linear", bias=module.bias is not None)
+            summary.append(entry)
+        return summary
+
+    def op_trace(self, handle: int, x: torch.Tensor, train: bool) -> list[str]:
+        """Paths of the modules owning parameters, in the order forward first calls them."""
+        model = self.get(handle)
+        order: list[str] = []
+        hooks = []
+        for path, module in model.named_modules():
+            if any(True for _ in module.parameters(recurse=False)) or isinstance(module, nn.BatchNorm2d):
+                hooks.append(module.register_forward_pre_hook(
+                    lambda m, i, path=path: order.append(path) if path not in order else None))
+        try:
+            with torch.no_grad():
+                self._forward(handle, x, train)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return order
+
+    def op_state(self, handle: int) -> dict:
+        return {k: v.detach().clone() for k, v in self.get(handle).state_dict().items()}
+
+    def op_load(self, handle: int, tensors: dict) -> None:
+        model = self.get(handle)
+        named = dict(model.named_parameters()) | dict(model.named_buffers())
+        with torch.no_grad():
+            for name, value in tensors.items():
+                if name not in named or named[name].shape != value.shape:
+                    raise KeyError(f"cannot load {name} {tuple(value.shape)}")
+                named[name].copy_(value)
+
+    def op_train_epoch(self, state: dict, batches: list, use_scheduler: bool) -> dict:
+        train = self.module("train")
+        model = loop_model()
+        model.load_state_dict(state)
+        model.eval()  # so that a loop that never calls model.train() shows
+        calls = record_forward_calls(model)
+        optimizer = SpyOptimizer(model.parameters())
+        scheduler = SpyScheduler(optimizer) if use_scheduler else None
+        loader = [(x, y) for x, y in batches]
+        returned = self.run_student("loop", "train_one_epoch", lambda: train.train_one_epoch(
+            model, loader, optimizer, nn.CrossEntropyLoss(), torch.device("cpu"), scheduler))
+        return {
+            "returned": describe_number(returned),
+            "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+            "applied_gradients": optimizer.applied_gradients,
+            "scheduler_steps": None if scheduler is None else scheduler.steps_taken,
+            "forward_calls": calls,
+        }
+
+    def op_evaluate(self, state: dict, batches: list) -> dict:
+        train = self.module("train")
+        model = loop_model()
+        model.load_state_dict(state)
+        model.train()  # so that a loop that never calls model.eval() shows
+        calls = record_forward_calls(model)
+        loader = [(x, y) for x, y in batches]
+        returned = self.run_student("loop", "evaluate", lambda: train.evaluate(model, loader, torch.device("cpu")))
+        return {
+            "returned": describe_number(returned),
+            "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+            "has_gradients": any(p.grad is not None for p in model.parameters()),
+            "forward_calls": calls,
+        }
+
+
+def describe_number(value: Any) -> dict:
+    """What a loop function returned: its exact type's name and, if it converts, its float value."""
+    try:
+        number = float(value)
+    except Exception:
+        number = None
+    if number is not None and not math.isfinite(number):
+        number = str(number)
+    return {"type": type(value).__name__, "value": number}
+
+
+def handle_request(session: Session, request: dict) -> dict:
+    """Run one request; never raises (the judge gets an error reply instead)."""
+    op = request.get("op") if isinstance(request, dict) else None
+    method = getattr(session, f"op_{op}", None) if isinstance(op, str) else None
+    if method is None:
+        return {"error": {"kind": "protocol", "summary": f"unknown request {op!r}", "trace": ""}}
+    try:
+        return {"ok": method(**request.get("args", {}))}
+    except StudentCodeError as error:
+        return {"error": {"kind": error.kind, "summary": error.summary, "trace": error.trace}}
+    except BaseException as error:  # our own fault or a broken object from the student
+        return {"error": {"kind": "worker", "summary": f"{type(error).__name__}: {error}",
+                          "trace": "".join(traceback.format_exception(error))[-4000:]}}
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def serve(impl: Path, request_fd: int, reply_fd: int) -> None:
+    session = Session(impl)
+    while True:
+        prefix = _read_exact(request_fd, wire.PREFIX_SIZE)
+        if prefix is None:
+            return
+        header = wire.parse_header(_read_exact(request_fd, wire.header_length(prefix)) or b"")
+        payload = _read_exact(request_fd, wire.payload_length(header)) or b""
+        reply = handle_request(session, wire.decode_body(header, payload))
+        try:
+            message = wire.encode(reply)
+        except Exception as error:
+            message = wire.encode({"error": {"kind": "worker", "summary": f"reply not encodable: {error}", "trace": ""}})
+        _write_all(reply_fd, message)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
