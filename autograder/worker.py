@@ -159,21 +159,8 @@ class Session:
         return summary
 
     def op_trace(self, handle: int, x: torch.Tensor, train: bool) -> list[str]:
-        """Paths of the modules owning parameters, in the order forward first calls them."""
-        model = self.get(handle)
-        order: list[str] = []
-        hooks = []
-        for path, module in model.named_modules():
-            if any(True for _ in module.parameters(recurse=False)) or isinstance(module, nn.BatchNorm2d):
-                hooks.append(module.register_forward_pre_hook(
-                    lambda m, i, path=path: order.append(path) if path not in order else None))
-        try:
-            with torch.no_grad():
-                self._forward(handle, x, train)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return order
+        self.run_student("forward", "train()/eval()", lambda: self.get(handle).train(train))
+        return self.run_student("forward", "forward", lambda: call_order(self.get(handle), x))
 
     def op_state(self, handle: int) -> dict:
         return {k: v.detach().clone() for k, v in self.get(handle).state_dict().items()}
@@ -220,6 +207,23 @@ class Session:
             "has_gradients": any(p.grad is not None for p in model.parameters()),
             "forward_calls": calls,
         }
+
+
+def call_order(model: nn.Module, x: torch.Tensor) -> list[str]:
+    """Paths of the modules owning parameters (and batch norms), in the order forward first calls them."""
+    order: list[str] = []
+    hooks = [
+        module.register_forward_pre_hook(lambda m, i, path=path: order.append(path) if path not in order else None)
+        for path, module in model.named_modules()
+        if any(True for _ in module.parameters(recurse=False)) or isinstance(module, nn.BatchNorm2d)
+    ]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return order
 
 
 def describe_number(value: Any) -> dict:

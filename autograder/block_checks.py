@@ -1,0 +1,87 @@
+"""Checks that every block of the lab gets, written once: output shapes under hypothesis,
+gradient flow, and agreement with the reference once it carries the reference's weights."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from .probes import close, reference_bn_state, student_bn_state, transplant
+from .remote import RemoteModule, Submission
+
+# Derandomized and without an example database: every grading run tries the same inputs.
+PROPERTY = settings(max_examples=12, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@st.composite
+def block_inputs(draw: st.DrawFn, strides: tuple[int, ...] = (1, 2)) -> dict:
+    """A block configuration and input: channels, stride, odd and even sizes, batches of 1 to 3."""
+    return {
+        "in_channels": draw(st.integers(1, 24)), "out_channels": draw(st.integers(1, 24)),
+        "stride": draw(st.sampled_from(strides)), "batch": draw(st.integers(1, 3)),
+        "height": draw(st.integers(1, 13)), "width": draw(st.integers(1, 13)),
+    }
+
+
+def strided(size: int, stride: int) -> int:
+    return math.ceil(size / stride)
+
+
+def assert_shapes_property(
+    student: Submission, module: str, make_args: Callable[[dict], tuple],
+    expected_shape: Callable[[dict], tuple], strategy: st.SearchStrategy = block_inputs(),
+) -> None:
+    """For many configurations: output shape as the spec says, finite values; batch 1 runs in eval mode."""
+
+    @PROPERTY
+    @given(case=strategy)
+    def run(case: dict) -> None:
+        args = make_args(case)
+        block = student.build(module, *args)
+        x = torch.randn(case["batch"], case["in_channels"], case["height"], case["width"])
+        train = case["batch"] > 1
+        y = block.forward(x, train=train)
+        where = f"{block.description} on input {tuple(x.shape)} in {'train' if train else 'eval'} mode"
+        assert tuple(y.shape) == expected_shape(case), (
+            f"{where} returned shape {tuple(y.shape)}; the spec gives {expected_shape(case)}")
+        assert torch.isfinite(y).all(), f"{where} returned NaN or infinite values"
+
+    run()
+
+
+def assert_gradients_flow(block: RemoteModule, x: torch.Tensor) -> None:
+    """One backward pass reaches every parameter (finite, non-zero) and the input."""
+    grad_output = torch.randn_like(block.forward(x, train=True))
+    result = block.backward(x, grad_output, train=True)
+    missing = [n for n, g in result["param_grads"].items() if g is None]
+    assert not missing, f"{block.description}: no gradient reached {missing}; are they used in forward, or detached?"
+    broken = [n for n, g in result["param_grads"].items() if not torch.isfinite(g).all()]
+    assert not broken, f"{block.description}: the gradients of {broken} are not finite"
+    zero = [n for n, g in result["param_grads"].items() if g.abs().max() == 0]
+    assert not zero, f"{block.description}: the gradients of {zero} are all zero; is their output used?"
+    grad = result["input_grad"]
+    assert grad is not None and grad.abs().max() > 0, (
+        f"{block.description}: no gradient reaches the input; is x detached or the block cut off from it?")
+
+
+def assert_matches_reference(
+    student: RemoteModule, reference: nn.Module, x: torch.Tensor, hint: Callable[[torch.Tensor], str] = lambda y: "",
+) -> None:
+    """With the reference's weights and the same random BN statistics, outputs equal the reference's."""
+    student.load(transplant(student, reference, x) | student_bn_state(student, "random"))
+    reference_bn_state(reference, "random")
+    for train in (False, True):
+        reference.train(train)
+        with torch.no_grad():
+            expected = reference(x)
+        actual = student.forward(x, train=train)
+        mode = "train" if train else "eval"
+        assert close(actual, expected), (
+            f"{student.description} in {mode} mode, given the reference's weights, differs from the spec's "
+            f"computation by up to {(actual - expected).abs().max().item() if actual.shape == expected.shape else 'shape'}"
+            f". {hint(actual)}".rstrip(". ") + ".")

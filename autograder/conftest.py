@@ -1,0 +1,132 @@
+"""The grading plugin: which folder is graded, the worker, scoring, feedback and results.json.
+
+    pytest autograder                      # grade assignment/
+    pytest autograder --impl solutions     # grade another folder laid out like assignment/
+    pytest autograder --results-json out/results.json
+    pytest autograder --inprocess          # debug: student code in this process, no isolation
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, Iterator
+
+import pytest
+
+from .package_loader import load_module
+from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker
+from .results import Outcome, results_document, write_atomically
+from .rubric import load_rubric
+
+REPO = Path(__file__).resolve().parent.parent
+OUTCOMES = pytest.StashKey[dict]()
+STARTED = pytest.StashKey[float]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cnn-lab", "CNN lab grading")
+    group.addoption("--impl", default=str(REPO / "assignment"), type=Path,
+                    help="folder to grade, laid out like assignment/ (default: assignment/)")
+    group.addoption("--solutions", default=str(REPO / "solutions"), type=Path,
+                    help="the reference solution the checks compare against (default: solutions/)")
+    group.addoption("--inprocess", action="store_true",
+                    help="run the graded code inside pytest's process so a debugger can stop in it "
+                         "(no isolation and no time limits: never for real grading)")
+    group.addoption("--results-json", type=Path, default=None, help="also write Gradescope's results.json here")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[OUTCOMES] = {}
+    config.stash[STARTED] = time.monotonic()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"grading: {config.getoption('impl').resolve()}"]
+    if config.getoption("inprocess"):
+        lines.append("--inprocess: the graded code runs inside this process, unisolated and untimed (debugging only)")
+    return lines
+
+
+@pytest.fixture(scope="session")
+def worker(pytestconfig: pytest.Config) -> Iterator[Worker]:
+    impl = pytestconfig.getoption("impl").resolve()
+    started = InProcessWorker(impl) if pytestconfig.getoption("inprocess") else SubprocessWorker(impl)
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def student(worker: Worker, request: pytest.FixtureRequest) -> Iterator[Submission]:
+    """The graded folder, under the check's time limit from the rubric."""
+    entry = load_rubric().get(request.function.__name__)
+    if not request.config.getoption("inprocess"):
+        worker.set_time_limit(entry.timeout if entry else 60)
+    yield Submission(worker)
+    worker.set_time_limit(None)
+
+
+@pytest.fixture(scope="session")
+def reference(pytestconfig: pytest.Config) -> Callable[[str], ModuleType]:
+    """`reference("resnet")` is the solution's module, imported here in the judge."""
+    folder = pytestconfig.getoption("solutions").resolve()
+    return lambda module: load_module(folder, "reference_solution", module)
+
+
+def feedback(function: Callable, excinfo: pytest.ExceptionInfo) -> str:
+    """What a student reads for a failed check: the broken rule, and their own traceback if they raised."""
+    error = excinfo.value
+    if isinstance(error, StudentError):
+        expected = (function.__doc__ or "").strip().splitlines()[0] if function.__doc__ else ""
+        parts = [f"Expected: {expected}" if expected else "", error.summary, error.trace]
+        return "\n".join(p for p in parts if p).rstrip()
+    if isinstance(error, AssertionError):
+        # Keep the check's own message; drop pytest's rewritten-expression explanation.
+        return str(error).split("\nassert ")[0].strip() or "assertion failed"
+    return f"autograder error: {excinfo.typename}: {error}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    report = (yield).get_result()
+    function = getattr(item, "function", None)
+    points = getattr(function, "__weight__", None)
+    if points is None or (report.when != "call" and not report.failed):
+        return
+    text = "" if report.passed else feedback(function, call.excinfo)
+    if report.failed:
+        report.longrepr = text
+    entry = load_rubric()[function.__name__]
+    doc = (function.__doc__ or function.__name__).strip().splitlines()[0]
+    item.config.stash[OUTCOMES][item.nodeid] = Outcome(
+        name=f"{entry.number} {doc}", number=entry.number, part=entry.part,
+        points=float(points) if report.passed else 0.0, max_points=float(points),
+        visibility=function.__visibility__, feedback=text)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    outcomes = list(config.stash[OUTCOMES].values())
+    if not outcomes:
+        return
+    parts: dict[str, list[Outcome]] = {}
+    for outcome in sorted(outcomes, key=lambda o: tuple(map(int, o.number.split(".")))):
+        parts.setdefault(outcome.part, []).append(outcome)
+    width = max(len(p) for p in parts) + 2
+    write = terminalreporter.write_line
+    terminalreporter.section("CNN lab score")
+    write(f"{'part':<{width}}{'checks passed':>15}{'points':>16}")
+    for part, items in parts.items():
+        got, best = sum(o.points for o in items), sum(o.max_points for o in items)
+        passed = sum(o.passed for o in items)
+        write(f"{part:<{width}}{f'{passed} / {len(items)}':>15}{f'{got:g} / {best:g}':>16}")
+    total, best = sum(o.points for o in outcomes), sum(o.max_points for o in outcomes)
+    write(f"{'total':<{width}}{'':>15}{f'{total:g} / {best:g}':>16}", bold=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("results_json", None)
+    if path is None:
+        return
+    outcomes = list(session.config.stash[OUTCOMES].values())
+    seconds = time.monotonic() - session.config.stash[STARTED]
+    write_atomically(Path(path), results_document(outcomes, seconds))

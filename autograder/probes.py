@@ -1,0 +1,120 @@
+"""Judge-side tools for black-box probes: they rewrite a module's weights by shape and role,
+never by attribute name, so any correct coding style passes.
+
+- `bn_state(..., "identity")` makes every BatchNorm2d compute y = x (in eval mode);
+  `"random"` gives every BN of the same width the same random affine map, so which BN is
+  which does not matter.
+- `zeroed_kernels` zeroes all convolution weights of a given kernel size.
+- `transplant` copies a reference module's conv/linear weights into the student's,
+  pairing them by shape (a 1x1 conv and a linear count as the same) and by call order.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from .remote import RemoteModule
+from .worker import call_order
+
+
+class ProbeError(AssertionError):
+    """The student's module does not have the layers the probe needs; the message says how it differs."""
+
+
+def _bn_values(channels: int, kind: Literal["identity", "random"]) -> dict[str, torch.Tensor]:
+    if kind == "identity":
+        return {"weight": torch.ones(channels), "bias": torch.zeros(channels),
+                "running_mean": torch.zeros(channels), "running_var": torch.ones(channels)}
+    g = torch.Generator().manual_seed(1000 + channels)
+    return {"weight": torch.rand(channels, generator=g) + 0.5, "bias": torch.randn(channels, generator=g) * 0.2,
+            "running_mean": torch.randn(channels, generator=g) * 0.2,
+            "running_var": torch.rand(channels, generator=g) + 0.5}
+
+
+def bn_state(modules: list[dict], names: set[str], kind: Literal["identity", "random"]) -> dict[str, torch.Tensor]:
+    """State entries setting every affine BatchNorm2d in `modules` (a `.modules()` summary) to `kind`.
+
+    `names` are the module's parameter and buffer names, so a BN that tracks no running
+    statistics just gets fewer entries.
+    """
+    state = {}
+    for module in modules:
+        if module.get("kind") != "batchnorm2d" or "weight" not in module["params"]:
+            continue
+        prefix = f"{module['path']}." if module["path"] else ""
+        for key, value in _bn_values(module["params"]["weight"][0], kind).items():
+            if prefix + key in names:
+                state[prefix + key] = value
+    return state
+
+
+def reference_bn_state(model: nn.Module, kind: Literal["identity", "random"]) -> None:
+    """Apply the same BN settings to a local (reference) module."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                for key, value in _bn_values(module.num_features, kind).items():
+                    getattr(module, key).copy_(value)
+
+
+def student_bn_state(student: RemoteModule, kind: Literal["identity", "random"]) -> dict[str, torch.Tensor]:
+    names = set(student.state())
+    return bn_state(student.modules(), names, kind)
+
+
+def zeroed_kernels(parameters: list[dict], kernel: int) -> dict[str, torch.Tensor]:
+    """Zero tensors for every 4-D weight with a kernel x kernel window (from a `.parameters()` list)."""
+    return {p["name"]: torch.zeros(p["shape"]) for p in parameters
+            if len(p["shape"]) == 4 and p["shape"][2:] == [kernel, kernel]}
+
+
+def _role(shape: list[int] | torch.Size, name: str) -> tuple:
+    """A weight's role for pairing: its shape without trailing 1s (1x1 conv == linear), bias or not."""
+    dims = list(shape)
+    while len(dims) > 2 and dims[-1] == 1:
+        dims.pop()
+    return (name.rsplit(".", 1)[-1] == "bias", tuple(dims))
+
+
+def transplant(student: RemoteModule, reference: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Student state entries holding the reference's conv and linear weights, paired by role and call order."""
+    summary = {m["path"]: m for m in student.modules()}
+    student_weights = [
+        (f"{path}.{name}" if path else name, shape)
+        for path in student.trace(x) if summary[path].get("kind") != "batchnorm2d"
+        for name, shape in summary[path]["params"].items()
+    ]
+    reference.eval()
+    reference_weights = [
+        (f"{path}.{name}" if path else name, p)
+        for path in call_order(reference, x) if not isinstance(reference.get_submodule(path), nn.BatchNorm2d)
+        for name, p in reference.get_submodule(path).named_parameters(recurse=False)
+    ]
+    groups: dict[tuple, list] = {}
+    for name, shape in student_weights:
+        groups.setdefault(_role(shape, name), []).append(name)
+    state = {}
+    shapes = dict(student_weights)
+    for name, tensor in reference_weights:
+        matches = groups.get(_role(tensor.shape, name), [])
+        if not matches:
+            raise ProbeError(
+                "its convolution and linear weights do not match the spec's layers: it has "
+                f"{[tuple(s) for _, s in student_weights]}, the spec's layers have "
+                f"{[tuple(t.shape) for _, t in reference_weights]}")
+        target = matches.pop(0)
+        state[target] = tensor.detach().reshape(shapes[target]).clone()
+    leftover = [n for names in groups.values() for n in names]
+    if leftover:
+        raise ProbeError(f"it has weights the spec's layers do not: {leftover}")
+    return state
+
+
+def close(actual: torch.Tensor, expected: torch.Tensor, tolerance: float = 1e-4) -> bool:
+    """Same shape and equal up to `tolerance` relative to the expected values' scale."""
+    if actual.shape != expected.shape:
+        return False
+    scale = max(1.0, expected.abs().max().item())
+    return bool(torch.isfinite(actual).all()) and (actual - expected).abs().max().item() <= tolerance * scale

@@ -1,0 +1,54 @@
+"""The rubric: points, Gradescope visibility and time limit of every check, read from rubric.toml.
+
+A check is a test function decorated with `@check`; the decorator looks the function up
+in the rubric by name and attaches gradescope-utils' `weight`, `number` and `visibility`,
+so the points live in one file and every check carries them the way Gradescope tools expect.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from gradescope_utils.autograder_utils.decorators import number, visibility, weight
+
+RUBRIC_FILE = Path(__file__).resolve().parent / "rubric.toml"
+VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
+F = TypeVar("F", bound=Callable)
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    part: str
+    number: str
+    points: float
+    visibility: str
+    timeout: float
+
+
+@cache
+def load_rubric(path: Path = RUBRIC_FILE) -> dict[str, Check]:
+    """Every check of the rubric by id, numbered part.check in file order."""
+    data = tomllib.loads(path.read_text())
+    checks: dict[str, Check] = {}
+    for p, part in enumerate(data["part"], start=1):
+        for c, entry in enumerate(part["checks"], start=1):
+            vis = entry.get("visibility", "visible")
+            if vis not in VISIBILITIES:
+                raise ValueError(f"{path}: {entry['id']} has visibility {vis!r}, not one of {sorted(VISIBILITIES)}")
+            if entry["id"] in checks:
+                raise ValueError(f"{path}: {entry['id']} is listed twice")
+            checks[entry["id"]] = Check(entry["id"], part["name"], f"{p}.{c}", float(entry["points"]), vis,
+                                        float(entry.get("timeout", data["timeout"])))
+    return checks
+
+
+def check(func: F) -> F:
+    """Give a test its rubric entry (points, number, visibility) under its own name."""
+    entry = load_rubric().get(func.__name__)
+    if entry is None:
+        raise LookupError(f"{func.__name__} is not in {RUBRIC_FILE.name}: give it points there")
+    return visibility(entry.visibility)(number(entry.number)(weight(entry.points)(func)))

@@ -1,0 +1,141 @@
+"""resnet.py: BasicBlock, and the ResNets the given code builds from it."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .block_checks import assert_gradients_flow, assert_matches_reference, assert_shapes_property, strided
+from .probes import close, student_bn_state, zeroed_kernels
+from .rubric import check
+
+
+def basic_block_parameters(cin: int, cout: int, stride: int) -> int:
+    """Spec count: two bias-free 3x3 convs and two BNs, plus a 1x1 conv and BN when projecting."""
+    main = 9 * cin * cout + 2 * cout + 9 * cout * cout + 2 * cout
+    return main + (cin * cout + 2 * cout if stride != 1 or cin != cout else 0)
+
+
+@check
+def test_basic_block_output_shape(student):
+    """BasicBlock maps (N, in, H, W) to (N, out, ceil(H/stride), ceil(W/stride)) with finite values."""
+    assert_shapes_property(
+        student, "resnet", lambda c: ("BasicBlock", c["in_channels"], c["out_channels"], c["stride"]),
+        lambda c: (c["batch"], c["out_channels"], strided(c["height"], c["stride"]), strided(c["width"], c["stride"])))
+
+
+@check
+def test_basic_block_parameter_count(student):
+    """BasicBlock has exactly the parameters the spec implies (e.g. 73,984 for (64, 64, 1))."""
+    for cin, cout, stride in [(64, 64, 1), (64, 128, 2), (16, 16, 2), (8, 24, 1), (3, 5, 1)]:
+        block = student.build("resnet", "BasicBlock", cin, cout, stride)
+        count, expected = block.parameter_count(), basic_block_parameters(cin, cout, stride)
+        projecting = stride != 1 or cin != cout
+        hint = ""
+        if projecting and count == expected - cin * cout - 2 * cout:
+            hint = " The projection shortcut (1x1 conv + BN) is missing."
+        elif not projecting and count > expected:
+            hint = " With stride 1 and equal widths the shortcut must be the identity, with no parameters."
+        elif count == expected + 2 * cout + (cout if projecting else 0):
+            hint = " Convolutions followed by batch norm must have bias=False."
+        assert count == expected, f"{block.description} has {count:,} parameters, the spec implies {expected:,}.{hint}"
+
+
+@check
+def test_basic_block_structure(student):
+    """BasicBlock's convolutions: two 3x3 without bias, a 1x1 shortcut conv only when projecting."""
+    for cin, cout, stride in [(8, 8, 1), (8, 16, 2), (8, 16, 1), (8, 8, 2)]:
+        block = student.build("resnet", "BasicBlock", cin, cout, stride)
+        convs = [m for m in block.modules() if m.get("kind") == "conv2d"]
+        with_bias = [m["path"] for m in convs if m["bias"]]
+        assert not with_bias, f"{block.description}: {with_bias} have a bias; convolutions followed by BN must not"
+        threes = [m for m in convs if m["kernel_size"] == [3, 3]]
+        ones = [m for m in convs if m["kernel_size"] == [1, 1]]
+        assert len(threes) == 2, f"{block.description} has {len(threes)} 3x3 convolutions, the spec has 2"
+        projecting = stride != 1 or cin != cout
+        assert len(ones) == int(projecting), (
+            f"{block.description} has {len(ones)} 1x1 convolutions; the shortcut should be "
+            + ("a 1x1 conv + BN (stride or width changes)" if projecting else "the identity"))
+        strides = sorted(m["stride"][0] for m in threes)
+        assert strides == sorted([stride, 1]), (
+            f"{block.description}: the 3x3 convolutions have strides {strides}; the first has stride {stride}, the second 1")
+
+
+@check
+def test_basic_block_identity_shortcut(student):
+    """With BN as the identity and the 3x3 convs zeroed, BasicBlock(c, c, 1) returns ReLU(x)."""
+    for channels in (4, 16):
+        block = student.build("resnet", "BasicBlock", channels, channels, 1)
+        block.load(zeroed_kernels(block.parameters(), 3) | student_bn_state(block, "identity"))
+        x = torch.randn(2, channels, 6, 5)
+        y = block.forward(x)
+        hint = "The output should be ReLU(main path + x)."
+        if close(y, x):
+            hint = "It returned x unchanged: is the ReLU applied before the addition instead of after it?"
+        elif close(y, torch.zeros_like(x)):
+            hint = "It returned zeros: the identity shortcut x is not added to the main path."
+        assert close(y, F.relu(x)), f"{block.description} with its main path zeroed does not return ReLU(x). {hint}"
+
+
+@check
+def test_basic_block_projection_shortcut(student):
+    """When stride or width changes, the shortcut is a strided 1x1 conv (+ BN) added before the final ReLU."""
+    for cin, cout, stride in [(4, 8, 2), (4, 8, 1), (6, 6, 2)]:
+        block = student.build("resnet", "BasicBlock", cin, cout, stride)
+        parameters = block.parameters()
+        block.load(zeroed_kernels(parameters, 3) | student_bn_state(block, "identity"))
+        ones = [p for p in parameters if len(p["shape"]) == 4 and p["shape"][2:] == [1, 1]]
+        assert len(ones) == 1, (
+            f"{block.description} needs a projection shortcut (1x1 conv, stride {stride}, then BN): found "
+            f"{len(ones)} 1x1 convolution weights")
+        weight = block.state()[ones[0]["name"]]
+        x = torch.randn(2, cin, 7, 7)
+        expected = F.relu(F.conv2d(x, weight, stride=stride))
+        assert close(block.forward(x), expected), (
+            f"{block.description} with its main path zeroed should return ReLU(BN(conv1x1(x, stride {stride})))")
+
+
+@check
+def test_basic_block_matches_reference(student, reference):
+    """Given the reference's weights, BasicBlock computes exactly what the spec describes."""
+    for cin, cout, stride in [(8, 8, 1), (8, 16, 2), (6, 12, 1)]:
+        torch.manual_seed(cin + cout + stride)
+        block = student.build("resnet", "BasicBlock", cin, cout, stride)
+        assert_matches_reference(block, reference("resnet").BasicBlock(cin, cout, stride), torch.randn(4, cin, 8, 8))
+
+
+@check
+def test_basic_block_gradient_flow(student):
+    """One backward pass through BasicBlock reaches every parameter and the input."""
+    for cin, cout, stride in [(8, 8, 1), (8, 16, 2)]:
+        torch.manual_seed(0)
+        assert_gradients_flow(student.build("resnet", "BasicBlock", cin, cout, stride), torch.randn(4, cin, 8, 8))
+
+
+# At initialisation, in eval mode, the gradient reaching an 18-layer ResNet's input is
+# 3e-3 to 6e-3 of the output gradient with skip connections, and 1e-8 to 4e-8 without them
+# (measured over 5 seeds at widths 4 to 64; see tests/test_grader_validity.py).
+STEM_GRADIENT_BOUND = 1e-4
+
+
+@check
+def test_resnet18_gradient_reaches_the_stem(student):
+    """In resnet18, the skip connections carry the gradient back to the input without vanishing."""
+    torch.manual_seed(0)
+    model = student.build("resnet", "resnet18", width=8)
+    x = torch.randn(4, 3, 16, 16)
+    grad_output = torch.randn(4, 10)
+    result = model.backward(x, grad_output, train=False)
+    ratio = (result["input_grad"].norm() / grad_output.norm()).item() if result["input_grad"] is not None else 0.0
+    assert ratio >= STEM_GRADIENT_BOUND, (
+        f"resnet18's input receives a gradient {ratio:.1e} times the output's, below {STEM_GRADIENT_BOUND:.0e}: "
+        "the gradient vanishes on its way down, as in a network without skip connections")
+
+
+@check
+def test_resnet_parameter_counts(student, reference):
+    """resnet18 has 11,173,962 parameters at the defaults; resnet34 and narrow variants match the spec."""
+    for factory, kwargs in [("resnet18", {}), ("resnet34", {}), ("resnet18", {"width": 8, "in_channels": 1})]:
+        expected = sum(p.numel() for p in getattr(reference("resnet"), factory)(**kwargs).parameters())
+        model = student.build("resnet", factory, **kwargs)
+        count = model.parameter_count()
+        assert count == expected, f"{model.description} has {count:,} parameters; the spec implies {expected:,}"
