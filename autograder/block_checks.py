@@ -62,10 +62,10 @@ def assert_gradients_flow(block: RemoteModule, x: torch.Tensor) -> None:
     assert not missing, f"{block.description}: no gradient reached {missing}; are they used in forward, or detached?"
     broken = [n for n, g in result["param_grads"].items() if not torch.isfinite(g).all()]
     assert not broken, f"{block.description}: the gradients of {broken} are not finite"
-    zero = [n for n, g in result["param_grads"].items() if g.abs().max() == 0]
+    zero = [n for n, g in result["param_grads"].items() if g.numel() == 0 or g.abs().max() == 0]
     assert not zero, f"{block.description}: the gradients of {zero} are all zero; is their output used?"
     grad = result["input_grad"]
-    assert grad is not None and grad.abs().max() > 0, (
+    assert grad is not None and grad.numel() and grad.abs().max() > 0, (
         f"{block.description}: no gradient reaches the input; is x detached or the block cut off from it?")
 
 

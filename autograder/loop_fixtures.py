@@ -42,6 +42,7 @@ class SpyScheduler(torch.optim.lr_scheduler.LambdaLR):
     def __init__(self, optimizer: torch.optim.Optimizer) -> None:
         self.steps_taken = 0
         super().__init__(optimizer, lambda step: 0.5**step)
+        self.steps_taken = 0  # the constructor's own initial step() does not count
 
     def step(self, *args, **kwargs) -> None:  # type: ignore[override]
         self.steps_taken += 1

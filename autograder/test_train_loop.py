@@ -1,0 +1,174 @@
+"""train.py: train_one_epoch and evaluate, run by the worker on a small model the grader owns.
+
+The judge runs the reference loop on the same weights, batches, optimizer and scheduler
+and compares what the two loops did. The last batch is ragged, so a mean loss that is not
+weighted by batch size shows.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from .loop_fixtures import SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
+from .rubric import check
+
+BATCH_SIZES = (8, 8, 3)
+
+
+@pytest.fixture(scope="module")
+def loop_data() -> dict:
+    """Initial weights (with non-trivial BN statistics) and three ragged batches of (N, 1, 8, 8) inputs."""
+    g = torch.Generator().manual_seed(7)
+    model = loop_model()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+        model[1].running_mean.copy_(torch.randn(4, generator=g) * 0.1)
+    batches = [(torch.randn(n, 1, 8, 8, generator=g), torch.randint(0, 10, (n,), generator=g)) for n in BATCH_SIZES]
+    return {"state": {k: v.clone() for k, v in model.state_dict().items()}, "batches": batches}
+
+
+class RecordingLoss(nn.CrossEntropyLoss):
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: list[float] = []
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        loss = super().forward(logits, targets)
+        self.values.append(loss.item())
+        return loss
+
+
+def reference_epoch(reference, loop_data: dict, use_scheduler: bool) -> dict:
+    """What the reference train_one_epoch does with the fixtures the student's loop gets."""
+    model = loop_model()
+    model.load_state_dict(loop_data["state"])
+    model.eval()
+    calls = record_forward_calls(model)
+    optimizer = SpyOptimizer(model.parameters())
+    scheduler = SpyScheduler(optimizer) if use_scheduler else None
+    criterion = RecordingLoss()
+    returned = reference("train").train_one_epoch(model, loop_data["batches"], optimizer, criterion, "cpu", scheduler)
+    return {"returned": returned, "state": model.state_dict(), "applied_gradients": optimizer.applied_gradients,
+            "scheduler_steps": None if scheduler is None else scheduler.steps_taken,
+            "forward_calls": calls, "batch_losses": criterion.values}
+
+
+def all_close(a: list, b: list, tolerance: float = 1e-5) -> bool:
+    return len(a) == len(b) and all(
+        (x is None and y is None) or (x is not None and y is not None and torch.allclose(x, y, atol=tolerance, rtol=1e-4))
+        for x, y in zip(a, b))
+
+
+@check
+def test_train_one_epoch_uses_train_mode(student, loop_data):
+    """train_one_epoch puts the model in training mode and computes gradients for every batch."""
+    calls = student.train_epoch(loop_data["state"], loop_data["batches"], use_scheduler=False)["forward_calls"]
+    assert [c["batch"] for c in calls] == list(BATCH_SIZES), (
+        f"train_one_epoch ran forward on batches of sizes {[c['batch'] for c in calls]}; the loader gives "
+        f"{list(BATCH_SIZES)}, each once")
+    assert all(c["training"] for c in calls), "the model was in eval mode during training: call model.train() first"
+    assert all(c["grad_enabled"] for c in calls), "train_one_epoch ran forward with gradients disabled"
+
+
+@check
+def test_train_one_epoch_clears_gradients(student, reference, loop_data):
+    """Each optimizer step applies the gradient of its own batch only (old gradients are cleared)."""
+    got = student.train_epoch(loop_data["state"], loop_data["batches"], use_scheduler=False)["applied_gradients"]
+    expected = reference_epoch(reference, loop_data, use_scheduler=False)["applied_gradients"]
+    assert len(got) == len(expected), f"the optimizer stepped {len(got)} times for {len(expected)} batches"
+    for step, (g, e) in enumerate(zip(got, expected)):
+        if all_close(g, e):
+            continue
+        if all(t is not None and t.abs().max() == 0 for t in g):
+            raise AssertionError(f"at step {step + 1} every gradient was zero: are gradients cleared between "
+                                 "loss.backward() and optimizer.step()?")
+        if step > 0:
+            raise AssertionError(f"at step {step + 1} the gradient differs from the batch's own gradient: old "
+                                 "gradients accumulate. Clear them every step (optimizer.zero_grad()).")
+        raise AssertionError("the first step's gradient differs from that of criterion(model(inputs), targets)")
+
+
+@check
+def test_train_one_epoch_steps_scheduler_per_batch(student, loop_data):
+    """train_one_epoch steps a given scheduler once per batch, and works without one."""
+    with_scheduler = student.train_epoch(loop_data["state"], loop_data["batches"], use_scheduler=True)
+    steps = with_scheduler["scheduler_steps"]
+    assert steps == len(BATCH_SIZES), (
+        f"the scheduler was stepped {steps} times in an epoch of {len(BATCH_SIZES)} batches; the spec steps it "
+        "once per batch, after optimizer.step()" + (" (not once per epoch)" if steps == 1 else ""))
+    student.train_epoch(loop_data["state"], loop_data["batches"], use_scheduler=False)
+
+
+@check
+def test_train_one_epoch_returns_weighted_mean_loss(student, reference, loop_data):
+    """train_one_epoch returns the mean loss per sample, each batch weighted by its size, as a Python float."""
+    returned = student.train_epoch(loop_data["state"], loop_data["batches"], use_scheduler=False)["returned"]
+    run = reference_epoch(reference, loop_data, use_scheduler=False)
+    expected, losses = run["returned"], run["batch_losses"]
+    value = returned["value"]
+    assert isinstance(value, float), f"train_one_epoch returned a {returned['type']} that is not a number"
+    hint = ""
+    if math.isclose(value, sum(losses) / len(losses), rel_tol=1e-4):
+        hint = " That is the plain mean of the batch losses: weight each batch's loss by its size."
+    elif math.isclose(value, sum(losses), rel_tol=1e-4):
+        hint = " That is the sum of the batch losses, not a mean per sample."
+    assert math.isclose(value, expected, rel_tol=1e-4), (
+        f"train_one_epoch returned {value:.6f}; the size-weighted mean loss of the epoch is {expected:.6f}.{hint}")
+    assert returned["type"] == "float", f"train_one_epoch returned a {returned['type']}; return a Python float (.item())"
+
+
+@check
+def test_train_one_epoch_matches_reference(student, reference, loop_data):
+    """One epoch of train_one_epoch ends with the same weights and BN statistics as the reference loop."""
+    got = student.train_epoch(loop_data["state"], loop_data["batches"], use_scheduler=True)["state"]
+    expected = reference_epoch(reference, loop_data, use_scheduler=True)["state"]
+    differing = [k for k in expected if not torch.allclose(got[k].double(), expected[k].double(), atol=1e-5, rtol=1e-4)]
+    assert not differing, (f"after one epoch, {differing} differ from what the reference loop produces from the same "
+                           "weights, data, optimizer and scheduler")
+
+
+def reference_accuracy(loop_data: dict) -> tuple[float, list[float]]:
+    """The overall accuracy of the fixture weights, and each batch's accuracy."""
+    model = loop_model()
+    model.load_state_dict(loop_data["state"])
+    model.eval()
+    with torch.no_grad():
+        hits = [(model(x).argmax(1) == y).float() for x, y in loop_data["batches"]]
+    return torch.cat(hits).mean().item(), [h.mean().item() for h in hits]
+
+
+@check
+def test_evaluate_accuracy(student, loop_data):
+    """evaluate returns the fraction of samples whose arg-max prediction is the target, as a Python float."""
+    returned = student.evaluate(loop_data["state"], loop_data["batches"])["returned"]
+    expected, per_batch = reference_accuracy(loop_data)
+    value = returned["value"]
+    assert isinstance(value, float), f"evaluate returned a {returned['type']} that is not a number"
+    samples = sum(BATCH_SIZES)
+    hint = ""
+    if math.isclose(value, expected * samples, rel_tol=1e-6):
+        hint = " That is the number of correct samples: divide by the number of samples."
+    elif math.isclose(value, expected * 100, rel_tol=1e-6):
+        hint = " That is a percentage: the spec asks for a fraction in [0, 1]."
+    elif math.isclose(value, sum(per_batch) / len(per_batch), rel_tol=1e-6):
+        hint = " That is the plain mean of batch accuracies: count correct samples over all samples."
+    assert math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9), (
+        f"evaluate returned {value}; {expected:.6f} of the samples are classified correctly (in eval mode).{hint}")
+    assert returned["type"] == "float", f"evaluate returned a {returned['type']}; return a Python float"
+
+
+@check
+def test_evaluate_changes_nothing(student, loop_data):
+    """evaluate runs in eval mode without gradients and leaves weights and BN statistics unchanged."""
+    result = student.evaluate(loop_data["state"], loop_data["batches"])
+    calls = result["forward_calls"]
+    assert calls and all(not c["training"] for c in calls), (
+        "the model was in training mode during evaluate: call model.eval() (batch norm then updates its statistics)")
+    assert all(not c["grad_enabled"] for c in calls), "evaluate ran forward with gradients enabled: use torch.no_grad()"
+    changed = [k for k, v in loop_data["state"].items() if not torch.equal(result["state"][k], v)]
+    assert not changed, f"evaluate changed {changed}; it must change no parameter and no BN statistic"
+    assert not result["has_gradients"], "evaluate computed gradients (called backward); it must not"
