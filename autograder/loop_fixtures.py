@@ -22,18 +22,40 @@ def loop_model() -> nn.Module:
 
 
 class SpyOptimizer(torch.optim.SGD):
-    """SGD with momentum that keeps a copy of the gradients it was asked to apply at each step."""
+    """SGD with momentum that notes, at every step, the gradients it applies and the gradients
+    the latest backward pass computed (through tensor hooks). The two agree exactly when old
+    gradients were cleared before that backward pass."""
 
     def __init__(self, params) -> None:
+        params = list(params)
         super().__init__(params, lr=LEARNING_RATE, momentum=0.9)
         self.applied_gradients: list[list[torch.Tensor | None]] = []
+        self.fresh_gradients: list[list[torch.Tensor | None]] = []
+        self._fresh: list[torch.Tensor | None] = [None] * len(params)
+        for i, p in enumerate(params):
+            p.register_hook(lambda grad, i=i: self._fresh.__setitem__(i, grad.detach().clone()))
 
     def step(self, closure=None):  # type: ignore[override]
         self.applied_gradients.append([
             None if p.grad is None else p.grad.detach().clone()
             for group in self.param_groups for p in group["params"]
         ])
+        self.fresh_gradients.append(self._fresh)
+        self._fresh = [None] * len(self._fresh)
         return super().step(closure)
+
+
+class RecordingLoss(nn.CrossEntropyLoss):
+    """Cross-entropy (mean over the batch) that keeps each call's value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: list[float] = []
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        loss = super().forward(logits, targets)
+        self.values.append(loss.item())
+        return loss
 
 
 class SpyScheduler(torch.optim.lr_scheduler.LambdaLR):

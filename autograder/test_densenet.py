@@ -52,6 +52,7 @@ def test_dense_layer_keeps_its_input(student):
         layer = student.build("densenet", "DenseLayer", cin, growth)
         x = torch.randn(2, cin, 5, 5)
         y = layer.forward(x, train=True)
+        assert y.dim() == 4 and y.shape[0] == 2, f"{layer.description} returned shape {tuple(y.shape)} for {tuple(x.shape)}"
         if y.shape[1] == growth:
             raise AssertionError(f"{layer.description} returned only the {growth} new feature maps: "
                                  "the concatenation is missing the input (torch.cat([x, new_features], dim=1))")
@@ -74,7 +75,7 @@ def test_dense_layer_matches_reference(student, reference):
 def test_dense_layer_gradient_flow(student):
     """One backward pass through DenseLayer reaches every parameter and the input."""
     torch.manual_seed(0)
-    assert_gradients_flow(student.build("densenet", "DenseLayer", 8, 4), torch.randn(4, 8, 6, 6))
+    assert_gradients_flow(lambda seed: student.build("densenet", "DenseLayer", 8, 4, seed=seed), torch.randn(4, 8, 6, 6))
 
 
 @check

@@ -68,7 +68,9 @@ def test_se_block_scale_is_per_channel(student):
     for channels, reduction in [(16, 4), (12, 16)]:
         block = student.build("senet", "SEBlock", channels, reduction, seed=channels)
         x = away_from_zero((3, channels, 6, 5))
-        ratio = (block.forward(x) / x).flatten(2)
+        y = block.forward(x)
+        assert y.shape == x.shape, f"{block.description} returned shape {tuple(y.shape)} for input {tuple(x.shape)}"
+        ratio = (y / x).flatten(2)
         spread = (ratio.max(dim=2).values - ratio.min(dim=2).values).max().item()
         assert spread < 1e-4, (
             f"{block.description}: output / input varies across the spatial positions of a channel (by {spread:.3g}); "
@@ -120,7 +122,8 @@ def test_se_basic_block_matches_reference(student, reference):
 def test_se_basic_block_gradient_flow(student):
     """One backward pass through SEBasicBlock reaches every parameter and the input."""
     torch.manual_seed(0)
-    assert_gradients_flow(student.build("senet", "SEBasicBlock", 8, 16, 2, 4), torch.randn(4, 8, 8, 8))
+    assert_gradients_flow(lambda seed: student.build("senet", "SEBasicBlock", 8, 16, 2, 4, seed=seed),
+                          torch.randn(4, 8, 8, 8))
 
 
 @check

@@ -20,11 +20,11 @@ from typing import Any, Callable
 if __name__ == "__main__":
     # Started with `python -I`, so our sibling modules are not on the path by default.
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from loop_fixtures import SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
+    from loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
     from package_loader import load_package
     import wire
 else:
-    from .loop_fixtures import SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
+    from .loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
     from .package_loader import load_package
     from . import wire
 
@@ -183,12 +183,15 @@ class Session:
         optimizer = SpyOptimizer(model.parameters())
         scheduler = SpyScheduler(optimizer) if use_scheduler else None
         loader = [(x, y) for x, y in batches]
+        criterion = RecordingLoss()
         returned = self.run_student("loop", "train_one_epoch", lambda: train.train_one_epoch(
-            model, loader, optimizer, nn.CrossEntropyLoss(), torch.device("cpu"), scheduler))
+            model, loader, optimizer, criterion, torch.device("cpu"), scheduler))
         return {
             "returned": describe_number(returned),
             "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
             "applied_gradients": optimizer.applied_gradients,
+            "fresh_gradients": optimizer.fresh_gradients,
+            "batch_losses": criterion.values,
             "scheduler_steps": None if scheduler is None else scheduler.steps_taken,
             "forward_calls": calls,
         }

@@ -1,0 +1,98 @@
+"""Grade folders with the real grader, end to end, and tabulate what caught each mutant.
+
+    python -m tests.grading            # print the validity table for every mutant and variant
+
+Each folder is graded by `pytest autograder --impl DIR --results-json ...` in its own
+process, as a student or Gradescope would run it; two at a time (one thread each) to use
+both cores of a small machine.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.rubric import load_rubric
+
+from .submissions.build import REPO, build_mutant, build_variant, copy_solution, variant_names
+from .submissions.mutants import MUTANTS
+
+
+@dataclass
+class Grade:
+    """One grading run: pytest's exit code, its output, and the parsed results.json."""
+
+    returncode: int
+    output: str
+    results: dict
+
+    @property
+    def score(self) -> float:
+        return self.results.get("score", 0.0)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t["max_score"] for t in self.results.get("tests", []))
+
+    @property
+    def failed(self) -> set[str]:
+        """Ids of the checks that lost points."""
+        by_number = {c.number: c.id for c in load_rubric().values()}
+        return {by_number[t["number"]] for t in self.results.get("tests", []) if t["score"] < t["max_score"]}
+
+
+def grade(impl: Path, workdir: Path, *extra: str) -> Grade:
+    results = workdir / f"{impl.name}.results.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "autograder", "--impl", str(impl), "--results-json", str(results),
+         "-q", "-p", "no:cacheprovider", *extra],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    parsed = json.loads(results.read_text()) if results.exists() else {}
+    return Grade(done.returncode, done.stdout + done.stderr, parsed)
+
+
+def build_corpus(root: Path) -> dict[str, Path]:
+    """Every graded folder of the validity suite: solution, skeleton, variants, mutants."""
+    folders = {"solution": copy_solution(root / "solution"), "skeleton": REPO / "assignment"}
+    for name in variant_names():
+        folders[f"variant:{name}"] = build_variant(name, root / f"variant-{name}")
+    for mutant in MUTANTS:
+        folders[f"mutant:{mutant.name}"] = build_mutant(mutant, root / f"mutant-{mutant.name}")
+    return folders
+
+
+def grade_all(folders: dict[str, Path], workdir: Path, jobs: int = 2) -> dict[str, Grade]:
+    with ThreadPoolExecutor(jobs) as pool:
+        futures = {name: pool.submit(grade, path, workdir) for name, path in folders.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def validity_table(grades: dict[str, Grade]) -> str:
+    rows = [("submission", "score", "verdict", "checks that took points")]
+    expected = {f"mutant:{m.name}": m.caught_by for m in MUTANTS}
+    for name, result in grades.items():
+        if name in expected:
+            verdict = "caught as expected" if result.failed == expected[name] else (
+                "NOT CAUGHT" if not result.failed else "caught, other checks than listed")
+        else:
+            verdict = "full marks" if result.score == result.max_score else ("zero" if result.score == 0 else "PARTIAL")
+        rows.append((name, f"{result.score:g}/{result.max_score:g}", verdict,
+                     ", ".join(sorted(c.removeprefix("test_") for c in result.failed)) or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        grades = grade_all(build_corpus(Path(tmp)), Path(tmp))
+        print(validity_table(grades))
+
+
+if __name__ == "__main__":
+    main()

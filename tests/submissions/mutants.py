@@ -1,0 +1,199 @@
+"""Buggy submissions: the reference solution with one bug each.
+
+A mutant replaces one exact snippet of one solution file. `caught_by` lists every check
+that must fail on it, and no other check may fail: the grader must take points for the
+bug, and only for it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str
+    find: str
+    replace: str
+    caught_by: frozenset[str]
+    bug: str
+
+
+def mutant(name: str, file: str, find: str, replace: str, caught_by: set[str], bug: str) -> Mutant:
+    return Mutant(name, file, find, replace, frozenset(caught_by), bug)
+
+
+BLOCK_RETURN = "        return F.relu(out + self.shortcut(x))\n        ### END SOLUTION\n\n\nclass ResNet"
+SE_RETURN = "        out = self.se(self.bn2(self.conv2(out)))\n        return F.relu(out + self.shortcut(x))"
+
+MUTANTS = [
+    # resnet.py
+    mutant("relu_before_addition", "resnet.py", BLOCK_RETURN,
+           BLOCK_RETURN.replace("F.relu(out + self.shortcut(x))", "F.relu(out) + self.shortcut(x)"),
+           {"test_basic_block_identity_shortcut", "test_basic_block_projection_shortcut",
+            "test_basic_block_matches_reference"},
+           "ReLU applied to the main path before the addition"),
+    mutant("no_shortcut", "resnet.py", BLOCK_RETURN, BLOCK_RETURN.replace("out + self.shortcut(x)", "out"),
+           {"test_basic_block_identity_shortcut", "test_basic_block_projection_shortcut",
+            "test_basic_block_matches_reference", "test_basic_block_gradient_flow",
+            "test_resnet18_gradient_reaches_the_stem"},
+           "the shortcut is never added"),
+    mutant("missing_projection", "resnet.py",
+           "        if stride != 1 or in_channels != out_channels:\n            self.shortcut = nn.Sequential(",
+           "        if False:\n            self.shortcut = nn.Sequential(",
+           {"test_basic_block_output_shape", "test_basic_block_parameter_count", "test_basic_block_structure",
+            "test_basic_block_projection_shortcut", "test_basic_block_matches_reference",
+            "test_basic_block_gradient_flow", "test_resnet18_gradient_reaches_the_stem", "test_resnet_parameter_counts"},
+           "identity shortcut even when stride or width changes"),
+    mutant("projection_always", "resnet.py", "        if stride != 1 or in_channels != out_channels:\n            self.shortcut",
+           "        if True:\n            self.shortcut",
+           {"test_basic_block_parameter_count", "test_basic_block_structure", "test_basic_block_identity_shortcut",
+            "test_basic_block_matches_reference", "test_resnet_parameter_counts",
+            "test_resnet18_gradient_reaches_the_stem"},
+           "a 1x1 projection where the spec wants the identity"),
+    mutant("conv_bias", "resnet.py",
+           "self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)",
+           "self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=True)",
+           {"test_basic_block_matches_reference", "test_basic_block_parameter_count", "test_basic_block_structure",
+            "test_resnet_parameter_counts"},
+           "a bias on a convolution followed by batch norm"),
+    mutant("stride_on_second_conv", "resnet.py",
+           "self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)\n"
+           "        self.bn1 = nn.BatchNorm2d(out_channels)\n"
+           "        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False)",
+           "self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=1, padding=1, bias=False)\n"
+           "        self.bn1 = nn.BatchNorm2d(out_channels)\n"
+           "        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=stride, padding=1, bias=False)",
+           {"test_basic_block_structure", "test_basic_block_matches_reference"},
+           "the stride sits on the second 3x3 convolution"),
+    mutant("detached_shortcut", "resnet.py", BLOCK_RETURN,
+           BLOCK_RETURN.replace("self.shortcut(x)", "self.shortcut(x.detach())"),
+           {"test_resnet18_gradient_reaches_the_stem"},
+           "the shortcut's input is detached, so gradients only flow through the main path"),
+    mutant("missing_second_bn", "resnet.py", "        out = self.bn2(self.conv2(out))\n        return F.relu(out + self.shortcut(x))",
+           "        out = self.conv2(out)\n        return F.relu(out + self.shortcut(x))",
+           {"test_basic_block_matches_reference", "test_basic_block_gradient_flow"},
+           "the second batch norm is declared but never applied"),
+    # densenet.py
+    mutant("concatenation_missing_input", "densenet.py", "return torch.cat([x, new_features], dim=1)", "return new_features",
+           {"test_dense_layer_output_shape", "test_dense_layer_keeps_its_input", "test_dense_layer_matches_reference"},
+           "the dense layer returns only its new features"),
+    mutant("concatenation_reversed", "densenet.py", "return torch.cat([x, new_features], dim=1)",
+           "return torch.cat([new_features, x], dim=1)",
+           {"test_dense_layer_keeps_its_input", "test_dense_layer_matches_reference"},
+           "new features placed before the input"),
+    mutant("dense_missing_relu", "densenet.py", "new_features = self.conv2(F.relu(self.bn2(new_features)))",
+           "new_features = self.conv2(self.bn2(new_features))",
+           {"test_dense_layer_matches_reference"},
+           "no ReLU between the second BN and the 3x3 convolution"),
+    mutant("dense_conv_bias", "densenet.py", "self.conv2 = nn.Conv2d(inner, growth_rate, 3, padding=1, bias=False)",
+           "self.conv2 = nn.Conv2d(inner, growth_rate, 3, padding=1, bias=True)",
+           {"test_dense_layer_matches_reference", "test_dense_layer_parameter_count", "test_densenet_parameter_counts"},
+           "a bias on the dense layer's 3x3 convolution"),
+    mutant("transition_max_pool", "densenet.py", "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)",
+           "return F.max_pool2d(self.conv(F.relu(self.bn(x))), 2)",
+           {"test_transition_matches_reference"},
+           "max pooling where the spec averages"),
+    mutant("transition_no_pool", "densenet.py", "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)",
+           "return self.conv(F.relu(self.bn(x)))",
+           {"test_transition_output_shape", "test_transition_matches_reference"},
+           "the transition does not halve the resolution"),
+    mutant("dense_new_features_detached", "densenet.py", "new_features = self.conv2(F.relu(self.bn2(new_features)))",
+           "new_features = self.conv2(F.relu(self.bn2(new_features))).detach()",
+           {"test_dense_layer_gradient_flow"},
+           "the new features are detached, so the layer's weights never learn"),
+    mutant("transition_conv_bias", "densenet.py", "self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)",
+           "self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=True)",
+           {"test_transition_parameter_count", "test_transition_matches_reference", "test_densenet_parameter_counts"},
+           "a bias on the transition's convolution"),
+    # mobilenet.py
+    mutant("groups_forgotten", "mobilenet.py", "in_channels, in_channels, 3, stride=stride, padding=1, groups=in_channels, bias=False",
+           "in_channels, in_channels, 3, stride=stride, padding=1, bias=False",
+           {"test_depthwise_separable_parameter_count", "test_depthwise_conv_is_per_channel",
+            "test_depthwise_separable_matches_reference", "test_mobilenet_parameter_counts"},
+           "the 3x3 convolution is not depthwise (groups forgotten)"),
+    mutant("stride_on_pointwise", "mobilenet.py",
+           "in_channels, in_channels, 3, stride=stride, padding=1, groups=in_channels, bias=False",
+           "in_channels, in_channels, 3, stride=1, padding=1, groups=in_channels, bias=False",
+           {"test_depthwise_separable_output_shape", "test_depthwise_conv_is_per_channel",
+            "test_depthwise_separable_matches_reference"},
+           "the stride is ignored"),
+    mutant("pointwise_missing_relu", "mobilenet.py", "return F.relu(self.bn2(self.pointwise(x)))",
+           "return self.bn2(self.pointwise(x))",
+           {"test_depthwise_separable_matches_reference"},
+           "no ReLU after the pointwise convolution's BN"),
+    mutant("depthwise_detached", "mobilenet.py", "x = F.relu(self.bn1(self.depthwise(x)))",
+           "x = F.relu(self.bn1(self.depthwise(x))).detach()",
+           {"test_depthwise_separable_gradient_flow"},
+           "the depthwise half is detached from the graph"),
+    # senet.py
+    mutant("se_no_sigmoid", "senet.py", "s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))", "s = self.fc2(F.relu(self.fc1(s)))",
+           {"test_se_block_zero_excitation_halves_the_input", "test_se_block_scale_is_per_channel",
+            "test_se_block_matches_reference", "test_se_basic_block_matches_reference"},
+           "no sigmoid on the excitation"),
+    mutant("se_max_squeeze", "senet.py", "s = x.mean(dim=(2, 3))", "s = x.amax(dim=(2, 3))",
+           {"test_se_block_matches_reference", "test_se_basic_block_matches_reference"},
+           "squeeze by max pooling instead of averaging"),
+    mutant("se_no_bias", "senet.py", "self.fc1 = nn.Linear(channels, hidden)", "self.fc1 = nn.Linear(channels, hidden, bias=False)",
+           {"test_se_block_parameter_count", "test_se_block_matches_reference", "test_se_basic_block_parameter_count",
+            "test_se_basic_block_matches_reference", "test_se_resnet18_parameter_counts"},
+           "the first excitation linear has no bias"),
+    mutant("se_hidden_without_floor", "senet.py", "hidden = max(1, channels // reduction)", "hidden = channels // reduction",
+           {"test_se_block_parameter_count"},
+           "hidden size 0 when channels < reduction"),
+    mutant("se_after_addition", "senet.py", SE_RETURN,
+           "        out = self.bn2(self.conv2(out))\n        return F.relu(self.se(out + self.shortcut(x)))",
+           {"test_se_basic_block_matches_reference"},
+           "SE applied after the shortcut is added"),
+    mutant("se_scale_per_position", "senet.py", "        s = x.mean(dim=(2, 3))\n        s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))\n        return x * s[:, :, None, None]",
+           "        s = torch.sigmoid(self.fc2(F.relu(self.fc1(x.permute(0, 2, 3, 1)))))\n        return x * s.permute(0, 3, 1, 2)",
+           {"test_se_block_scale_is_per_channel", "test_se_block_matches_reference", "test_se_basic_block_matches_reference"},
+           "no squeeze: a separate scale at every position"),
+    mutant("se_returns_scale_only", "senet.py", "return x * s[:, :, None, None]", "return s[:, :, None, None]",
+           {"test_se_block_output_shape", "test_se_block_zero_excitation_halves_the_input",
+            "test_se_block_scale_is_per_channel", "test_se_block_matches_reference",
+            "test_se_basic_block_matches_reference"},
+           "SEBlock returns the channel scales instead of the rescaled input"),
+    mutant("se_shortcut_ignores_stride", "senet.py", "                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),",
+           "                nn.Conv2d(in_channels, out_channels, 1, stride=1, bias=False),",
+           {"test_se_basic_block_output_shape", "test_se_basic_block_matches_reference",
+            "test_se_basic_block_gradient_flow"},
+           "the projection shortcut of SEBasicBlock ignores the stride"),
+    mutant("se_main_path_detached", "senet.py", "out = self.se(self.bn2(self.conv2(out)))",
+           "out = self.se(self.bn2(self.conv2(out)).detach())",
+           {"test_se_basic_block_gradient_flow"},
+           "SEBasicBlock's main path is detached before the SE block"),
+    # train.py
+    mutant("no_zero_grad", "train.py", "        optimizer.zero_grad(set_to_none=True)\n", "",
+           {"test_train_one_epoch_clears_gradients", "test_train_one_epoch_matches_reference"},
+           "gradients are never cleared"),
+    mutant("zero_grad_after_backward", "train.py",
+           "        optimizer.zero_grad(set_to_none=True)\n        loss = criterion(model(inputs), targets)\n        loss.backward()\n",
+           "        loss = criterion(model(inputs), targets)\n        loss.backward()\n        optimizer.zero_grad()\n",
+           {"test_train_one_epoch_clears_gradients", "test_train_one_epoch_matches_reference"},
+           "gradients cleared between backward and step"),
+    mutant("no_train_mode", "train.py", "    model.train()\n", "",
+           {"test_train_one_epoch_uses_train_mode", "test_train_one_epoch_matches_reference"},
+           "model.train() never called"),
+    mutant("scheduler_per_epoch", "train.py",
+           "        if scheduler is not None:\n            scheduler.step()\n",
+           "", {"test_train_one_epoch_steps_scheduler_per_batch", "test_train_one_epoch_matches_reference"},
+           "the scheduler is never stepped inside the loop"),
+    mutant("unweighted_mean_loss", "train.py", "loss_sum += loss.detach() * len(targets)\n        samples += len(targets)",
+           "loss_sum += loss.detach()\n        samples += 1",
+           {"test_train_one_epoch_returns_weighted_mean_loss"},
+           "the mean of batch means, ignoring the ragged last batch"),
+    mutant("loss_as_tensor", "train.py", "    return loss_sum.item() / samples", "    return loss_sum / samples",
+           {"test_train_one_epoch_returns_weighted_mean_loss"},
+           "returns a tensor instead of a Python float"),
+    mutant("no_eval_mode", "train.py", "    model.eval()\n", "",
+           {"test_evaluate_accuracy", "test_evaluate_changes_nothing"},
+           "model.eval() never called, so BN updates its statistics"),
+    mutant("evaluate_with_gradients", "train.py", "    with torch.no_grad():\n        for inputs, targets in loader:\n            inputs, targets = inputs.to(device), targets.to(device)\n            correct",
+           "    if True:\n        for inputs, targets in loader:\n            inputs, targets = inputs.to(device), targets.to(device)\n            correct",
+           {"test_evaluate_changes_nothing"},
+           "evaluate builds autograd graphs"),
+    mutant("accuracy_as_count", "train.py", "    return correct.item() / samples", "    return float(correct.item())",
+           {"test_evaluate_accuracy"},
+           "evaluate returns the number of correct samples"),
+]

@@ -1,0 +1,30 @@
+"""Variant: enumerate, zero_grad(set_to_none=False), inference_mode for evaluation."""
+
+import torch
+from torch import nn
+
+def train_one_epoch(model, loader, optimizer, criterion, device, scheduler=None):
+    model.train(True)
+    losses, sizes = [], []
+    for step, (inputs, targets) in enumerate(loader):
+        optimizer.zero_grad(set_to_none=False)
+        inputs = inputs.to(device)
+        targets = targets.to(device)
+        loss = criterion(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        losses.append(loss.item())
+        sizes.append(len(inputs))
+    return float(sum(l * n for l, n in zip(losses, sizes)) / sum(sizes))
+
+def evaluate(model, loader, device):
+    model.eval()
+    hits, seen = 0, 0
+    with torch.inference_mode():
+        for inputs, targets in loader:
+            logits = model(inputs.to(device))
+            hits += (logits.argmax(1).cpu() == targets).sum().item()
+            seen += len(targets)
+    return hits / seen

@@ -1,0 +1,92 @@
+"""The grader graded: the solution and correct variants get full marks, every mutant loses
+exactly the points of the checks that target its bug, and the skeleton gets zero cleanly."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from autograder.package_loader import load_module
+from autograder.rubric import load_rubric
+from autograder.test_resnet import STEM_GRADIENT_BOUND
+
+from .grading import Grade, build_corpus, grade_all, validity_table
+from .submissions.build import SOLUTIONS, variant_names
+from .submissions.mutants import MUTANTS
+
+UNIT_POINTS = sum(c.points for c in load_rubric().values())
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grade]:
+    """Every submission of the corpus, graded once, end to end (about 6 minutes on 2 cores)."""
+    root = tmp_path_factory.mktemp("corpus")
+    grades = grade_all(build_corpus(root), root)
+    print("\n" + validity_table(grades))
+    return grades
+
+
+def test_solution_scores_full_marks(graded: dict[str, Grade]) -> None:
+    result = graded["solution"]
+    assert result.returncode == 0, result.output[-3000:]
+    assert result.score == result.max_score == UNIT_POINTS
+
+
+@pytest.mark.parametrize("name", variant_names())
+def test_correct_variant_scores_full_marks(graded: dict[str, Grade], name: str) -> None:
+    result = graded[f"variant:{name}"]
+    assert result.failed == set(), f"{name} lost points on {sorted(result.failed)}:\n{result.output[-3000:]}"
+    assert result.score == UNIT_POINTS
+
+
+def test_skeleton_scores_zero_with_every_check_reported(graded: dict[str, Grade]) -> None:
+    result = graded["skeleton"]
+    assert result.score == 0
+    assert len(result.results["tests"]) == len(load_rubric())
+    assert " error" not in result.output.splitlines()[-1], "a check errored instead of failing cleanly"
+    for test in result.results["tests"]:
+        assert "autograder error" not in test["output"], test
+        assert "NotImplementedError" in test["output"], f"{test['name']} does not relay the skeleton's message"
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_mutant_loses_exactly_the_targeted_points(graded: dict[str, Grade], mutant) -> None:
+    result = graded[f"mutant:{mutant.name}"]
+    assert result.failed, f"{mutant.name} ({mutant.bug}) scored full marks"
+    assert result.failed == mutant.caught_by, (
+        f"{mutant.name}: unexpectedly failed {sorted(result.failed - mutant.caught_by)}, "
+        f"unexpectedly passed {sorted(mutant.caught_by - result.failed)}")
+    for test in result.results["tests"]:
+        assert "autograder error" not in test["output"], test
+
+
+def test_every_check_is_shown_to_catch_a_bug() -> None:
+    targeted = set().union(*(m.caught_by for m in MUTANTS))
+    assert set(load_rubric()) - targeted == set(), "checks that no mutant in tests/submissions makes fail"
+
+
+def input_gradient_ratio(model: torch.nn.Module) -> float:
+    """What test_resnet18_gradient_reaches_the_stem measures: |dL/dx| / |dL/dlogits| in eval mode."""
+    model.eval()
+    x = torch.randn(4, 3, 16, 16, requires_grad=True)
+    grad_output = torch.randn(4, 10)
+    model(x).backward(grad_output)
+    return (x.grad.norm() / grad_output.norm()).item()
+
+
+def test_stem_gradient_bound_separates_skip_connections_from_a_plain_stack() -> None:
+    resnet = load_module(Path(SOLUTIONS), "reference_for_bound", "resnet")
+
+    class PlainBlock(resnet.BasicBlock):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+
+    for seed in range(5):
+        torch.manual_seed(seed)
+        with_skips = input_gradient_ratio(resnet.resnet18(width=8))
+        torch.manual_seed(seed)
+        plain = input_gradient_ratio(resnet.ResNet(PlainBlock, [2, 2, 2, 2], width=8))
+        assert with_skips > 10 * STEM_GRADIENT_BOUND, with_skips
+        assert plain < STEM_GRADIENT_BOUND / 100, plain
