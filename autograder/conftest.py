@@ -41,11 +41,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED] = time.monotonic()
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    lines = [f"grading: {config.getoption('impl').resolve()}"]
-    if config.getoption("inprocess"):
-        lines.append("--inprocess: the graded code runs inside this process, unisolated and untimed (debugging only)")
-    return lines
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"grading: {config.getoption('impl').resolve()}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if session.config.getoption("inprocess") and reporter is not None:
+        reporter.write_line("--inprocess: the graded code runs inside this process, unisolated and untimed "
+                            "(for debugging; scores may differ from real grading)", yellow=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Grade folders with the real grader, end to end, and tabulate what caught each mutant.
 
-    python -m tests.grading            # print the validity table for every mutant and variant
+    python -m tests.grading              # print the validity table for every mutant and variant
+    python -m tests.grading --benchmark  # time whole grading runs of the solution
 
 Each folder is graded by `pytest autograder --impl DIR --results-json ...` in its own
 process, as a student or Gradescope would run it; two at a time (one thread each) to use
@@ -10,16 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.rubric import load_rubric
 
-from .submissions.build import REPO, build_mutant, build_variant, copy_solution, variant_names
+from .submissions.build import REPO, SOLUTIONS, build_mutant, build_variant, copy_solution, variant_names
 from .submissions.mutants import MUTANTS
 
 
@@ -46,9 +49,10 @@ class Grade:
         return {by_number[t["number"]] for t in self.results.get("tests", []) if t["score"] < t["max_score"]}
 
 
-def grade(impl: Path, workdir: Path, *extra: str) -> Grade:
+def grade(impl: Path, workdir: Path, *extra: str, threads: int | None = 1) -> Grade:
+    """Grade `impl` in a fresh process; `threads` caps torch's threads (None: torch's default)."""
     results = workdir / f"{impl.name}.results.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "autograder", "--impl", str(impl), "--results-json", str(results),
          "-q", "-p", "no:cacheprovider", *extra],
@@ -88,7 +92,23 @@ def validity_table(grades: dict[str, Grade]) -> str:
     return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows)
 
 
+def benchmark(runs: int = 3) -> None:
+    """Wall time of `pytest autograder --impl solutions`, start-up of judge and worker included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            result = grade(SOLUTIONS, Path(tmp), threads=None)
+            seconds.append(time.perf_counter() - start)
+            assert result.score == result.max_score, result.output[-2000:]
+    print(f"grading solutions/ ({len(result.results['tests'])} checks, {os.cpu_count()} cores): "
+          f"{', '.join(f'{s:.1f}' for s in seconds)} s; median {statistics.median(seconds):.1f} s")
+
+
 def main() -> None:
+    if "--benchmark" in sys.argv[1:]:
+        benchmark()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         grades = grade_all(build_corpus(Path(tmp)), Path(tmp))
         print(validity_table(grades))

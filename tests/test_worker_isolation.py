@@ -1,0 +1,109 @@
+"""Student code runs only in the worker; its crashes, hangs and import errors become clear failures."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.remote import StudentError, StudentTimeout, Submission, SubprocessWorker, WorkerCrashed
+
+from .grading import grade
+from .submissions.build import copy_solution
+
+
+@pytest.fixture
+def submission(tmp_path: Path) -> Path:
+    return copy_solution(tmp_path / "submission")
+
+
+def patch(folder: Path, file: str, old: str, new: str) -> None:
+    path = folder / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+FORWARD = "        out = F.relu(self.bn1(self.conv1(x)))\n"
+
+
+def test_a_hang_is_cut_by_the_time_limit_and_the_worker_restarts(submission: Path) -> None:
+    patch(submission, "resnet.py", FORWARD, "        while True:\n            pass\n" + FORWARD)
+    worker = SubprocessWorker(submission)
+    try:
+        student = Submission(worker)
+        block = student.build("resnet", "BasicBlock", 4, 4)
+        worker.set_time_limit(2)
+        with pytest.raises(StudentTimeout, match="did not finish within the time limit"):
+            block.forward(torch.randn(1, 4, 4, 4))
+        worker.set_time_limit(30)
+        assert student.build("senet", "SEBlock", 8).parameter_count() == 8 * 1 + 1 + 8 + 8
+        assert worker.starts == 2
+    finally:
+        worker.close()
+
+
+def test_os_exit_in_forward_is_a_crash_with_a_message(submission: Path) -> None:
+    patch(submission, "resnet.py", FORWARD, "        import os; os._exit(0)\n")
+    worker = SubprocessWorker(submission)
+    try:
+        block = Submission(worker).build("resnet", "BasicBlock", 4, 4)
+        with pytest.raises(WorkerCrashed, match="ended the worker process"):
+            block.forward(torch.randn(1, 4, 4, 4))
+    finally:
+        worker.close()
+
+
+def test_sys_exit_is_reported_as_the_students_own_call(submission: Path) -> None:
+    patch(submission, "resnet.py", FORWARD, "        raise SystemExit(0)\n")
+    worker = SubprocessWorker(submission)
+    try:
+        block = Submission(worker).build("resnet", "BasicBlock", 4, 4)
+        with pytest.raises(StudentError, match=r"called sys.exit\(0\)") as raised:
+            block.forward(torch.randn(1, 4, 4, 4))
+        assert "resnet.py" in raised.value.trace
+    finally:
+        worker.close()
+
+
+def test_syntax_error_fails_only_the_checks_that_need_the_file(submission: Path, tmp_path: Path) -> None:
+    patch(submission, "mobilenet.py", "class DepthwiseSeparableConv(nn.Module):", "class DepthwiseSeparableConv(nn.Module:")
+    (submission / "densenet.py").unlink()
+    result = grade(submission, tmp_path)
+    failed = {t["name"]: t["output"] for t in result.results["tests"] if t["score"] < t["max_score"]}
+    mobilenet = [name for name in failed if name.startswith("3.")]
+    densenet = [name for name in failed if name.startswith("2.")]
+    assert len(mobilenet) == 6 and len(densenet) == 9 and len(failed) == 15, sorted(failed)
+    assert all("SyntaxError" in failed[n] and "mobilenet.py" in failed[n] for n in mobilenet)
+    assert all("densenet.py is missing from the submission" in failed[n] for n in densenet)
+
+
+def test_the_judge_never_imports_the_graded_code(submission: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "imported-by.json"
+    record = (f'import json as _j, os as _o, sys as _s\n'
+              f'open({str(marker)!r}, "a").write(_j.dumps({{"pid": _o.getpid(), "argv": _s.argv}}) + "\\n")\n')
+    patch(submission, "resnet.py", "from __future__ import annotations\n", "from __future__ import annotations\n" + record)
+    result = grade(submission, tmp_path, "-k", "basic_block_parameter_count")
+    assert result.score == result.max_score
+    imports = [json.loads(line) for line in marker.read_text().splitlines()]
+    assert imports and all(Path(i["argv"][0]).name == "worker.py" for i in imports), imports
+
+
+def test_student_prints_do_not_disturb_the_protocol(submission: Path) -> None:
+    patch(submission, "resnet.py", FORWARD, "        print('debug', x.shape); os.write(1, b'raw bytes')\n" + FORWARD)
+    patch(submission, "resnet.py", "import torch\n", "import os\n\nimport torch\n")
+    worker = SubprocessWorker(submission)
+    try:
+        y = Submission(worker).build("resnet", "BasicBlock", 4, 4).forward(torch.randn(2, 4, 3, 3))
+        assert y.shape == (2, 4, 3, 3)
+    finally:
+        worker.close()
+
+
+def test_inprocess_mode_grades_the_same(tmp_path: Path) -> None:
+    result = grade(Path(__file__).resolve().parent.parent / "solutions", tmp_path, "--inprocess", "-k", "resnet")
+    assert result.failed == set() and result.score == result.max_score > 0
+    assert "unisolated and untimed" in result.output
