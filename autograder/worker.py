@@ -22,10 +22,12 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
     from package_loader import load_package
+    from training_run import Settings, TrainingRun, training_cnn
     import wire
 else:
     from .loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
     from .package_loader import load_package
+    from .training_run import Settings, TrainingRun, training_cnn
     from . import wire
 
 import torch
@@ -59,6 +61,7 @@ class Session:
     def __init__(self, impl: Path) -> None:
         self.impl = impl.resolve()
         self.objects: dict[int, nn.Module] = {}
+        self.runs: dict[int, TrainingRun] = {}
         self.next_handle = 1
         self.package_loaded = False
 
@@ -91,7 +94,7 @@ class Session:
     def op_ping(self) -> dict:
         return {"pid": os.getpid(), "torch": torch.__version__}
 
-    def op_build(self, module: str, name: str, args: list, kwargs: dict, seed: int) -> int:
+    def _build(self, module: str, name: str, args: list, kwargs: dict, seed: int) -> nn.Module:
         mod = self.module(module)
         if not hasattr(mod, name):
             raise StudentCodeError("import", f"{module}.py defines no {name}", "")
@@ -100,8 +103,11 @@ class Session:
         obj = self.run_student("build", f"{name}({call})", lambda: getattr(mod, name)(*args, **kwargs))
         if not isinstance(obj, nn.Module):
             raise StudentCodeError("build", f"{name}({call}) returned a {type(obj).__name__}, not an nn.Module", "")
+        return obj
+
+    def op_build(self, module: str, name: str, args: list, kwargs: dict, seed: int) -> int:
         handle, self.next_handle = self.next_handle, self.next_handle + 1
-        self.objects[handle] = obj
+        self.objects[handle] = self._build(module, name, args, kwargs, seed)
         return handle
 
     def op_free(self, handle: int) -> None:
@@ -210,6 +216,33 @@ class Session:
             "has_gradients": any(p.grad is not None for p in model.parameters()),
             "forward_calls": calls,
         }
+
+
+    def op_training_start(self, module: str | None, factory: str, kwargs: dict, seed: int, images: torch.Tensor,
+                       labels: torch.Tensor, settings: dict, device: str, threads: int) -> int:
+        """Build the model (the student's factory, or the grader's CNN when module is None) and its run."""
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        if module is None:
+            torch.manual_seed(seed)
+            model = training_cnn(images.shape[1])
+        else:
+            model = self._build(module, factory, [], kwargs, seed)
+        handle, self.next_handle = self.next_handle, self.next_handle + 1
+        self.runs[handle] = self.run_student("train", "moving the model to the device", lambda: TrainingRun(
+            model, images, labels, Settings(**settings), seed, torch.device(device)))
+        return handle
+
+    def op_training_epoch(self, run: int, student_loop: bool) -> float:
+        loop = self.module("train").train_one_epoch if student_loop else None
+        loss = self.run_student("train", "training", lambda: self.runs[run].train_epoch(loop))
+        return float(loss)
+
+    def op_training_predict(self, run: int, images: torch.Tensor) -> torch.Tensor:
+        return self.run_student("train", "forward", lambda: self.runs[run].predict(images))
+
+    def op_training_end(self, run: int) -> None:
+        self.runs.pop(run, None)
 
 
 def call_order(model: nn.Module, x: torch.Tensor) -> list[str]:

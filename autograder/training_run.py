@@ -1,0 +1,91 @@
+"""One training run inside the worker: a model, its data as tensor batches, and the grader's loop.
+
+The grader's loop (`train_epoch`) is its own code, not the solution's: a check on a student's
+block trains with it, so a failure points at the block. With `student_loop=True`, the
+student's `train_one_epoch` drives the same model, optimizer and schedule instead.
+Imported by the worker as a top-level module: standard library and torch only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+try:
+    from .tensor_batches import TensorBatches
+except ImportError:  # the worker imports its sibling modules as top-level modules
+    from tensor_batches import TensorBatches
+
+NORMALISATION = {1: ((0.1307,), (0.3081,)), 3: ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))}
+
+
+def training_cnn(in_channels: int = 3, num_classes: int = 10, width: int = 32) -> nn.Module:
+    """The grader's own small CNN, trained by the student's loop in the loop check."""
+    def stage(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(*stage(in_channels, width), *stage(width, 2 * width), *stage(2 * width, 4 * width),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes))
+
+
+@dataclass
+class Settings:
+    """How one check trains; the fields of a profile entry in training_profiles.toml."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    crop_padding: int = 4
+    flip: bool = True
+
+
+class TrainingRun:
+    def __init__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: Settings,
+                 seed: int, device: torch.device) -> None:
+        mean, std = NORMALISATION[images.shape[1]]
+        # Channels-last convolutions run faster on CPUs (oneDNN) and GPUs alike.
+        self.model = model.to(device=device, memory_format=torch.channels_last)
+        self.batches = TensorBatches(images, labels, settings.batch_size, mean=mean, std=std,
+                                     crop_padding=settings.crop_padding, flip=settings.flip, device=device, seed=seed)
+        self.mean, self.std = mean, std
+        self.device = device
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=settings.lr, momentum=0.9, nesterov=True,
+                                         weight_decay=settings.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer, max_lr=settings.lr, total_steps=settings.epochs * len(self.batches), pct_start=0.25)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
+
+    def train_epoch(self, student_loop: Callable | None = None) -> float:
+        """One epoch with the grader's loop, or with `student_loop` (the student's train_one_epoch)."""
+        if student_loop is not None:
+            return float(student_loop(self.model, self.batches, self.optimizer, self.criterion, self.device,
+                                      self.scheduler))
+        self.model.train()
+        loss_sum, samples = torch.zeros((), device=self.device), 0
+        for x, y in self.batches:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                loss = self.criterion(self.model(x), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            loss_sum += loss.detach() * len(y)
+            samples += len(y)
+        return loss_sum.item() / samples
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """Logits for uint8 images (N, C, H, W), in eval mode."""
+        self.model.eval()
+        mean = torch.tensor(self.mean, device=self.device).view(1, -1, 1, 1) * 255
+        std = torch.tensor(self.std, device=self.device).view(1, -1, 1, 1) * 255
+        outputs = []
+        for start in range(0, len(images), batch_size):
+            x = (images[start:start + batch_size].to(self.device).float() - mean) / std
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                outputs.append(self.model(x).float().cpu())
+        return torch.cat(outputs)
