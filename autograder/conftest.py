@@ -4,24 +4,31 @@
     pytest autograder --impl solutions     # grade another folder laid out like assignment/
     pytest autograder --results-json out/results.json
     pytest autograder --inprocess          # debug: student code in this process, no isolation
+    pytest autograder -m "not training"    # only the quick unit checks
+    pytest autograder --budget cpu -s      # training checks under the cpu profile, epochs shown
 """
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterator
 
 import pytest
+import torch
 
 from .package_loader import load_module
 from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker
 from .results import Outcome, results_document, write_atomically
 from .rubric import load_rubric
+from .training import load_profile, load_thresholds, train_and_measure
 
 REPO = Path(__file__).resolve().parent.parent
 OUTCOMES = pytest.StashKey[dict]()
 STARTED = pytest.StashKey[float]()
+CURVES = pytest.StashKey[dict]()
+GRADING_SEED = 0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,11 +41,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run the graded code inside pytest's process so a debugger can stop in it "
                          "(no isolation and no time limits: never for real grading)")
     group.addoption("--results-json", type=Path, default=None, help="also write Gradescope's results.json here")
+    group.addoption("--budget", default=None,
+                    help="training profile from training_profiles.toml (default: gpu when CUDA is available and "
+                         "calibrated for, else cpu)")
+    group.addoption("--curves", type=Path, default=None,
+                    help="where the training checks' per-epoch curves go (default: .curves/<graded folder>.json)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[OUTCOMES] = {}
     config.stash[STARTED] = time.monotonic()
+    config.stash[CURVES] = {}
+    config.addinivalue_line("markers", "training: a check that trains a network (minutes, not seconds)")
+
+
+def budget(config: pytest.Config) -> str:
+    chosen = config.getoption("budget")
+    if chosen:
+        return chosen
+    return "gpu" if torch.cuda.is_available() and load_thresholds("gpu") else "cpu"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -77,6 +98,32 @@ def reference(pytestconfig: pytest.Config) -> Callable[[str], ModuleType]:
     return lambda module: load_module(folder, "reference_solution", module)
 
 
+@pytest.fixture
+def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], None]:
+    """Run the requesting training check under the budget profile and compare with its threshold."""
+
+    def run() -> None:
+        name, profile = request.function.__name__, budget(request.config)
+        checks, threads = load_profile(profile)
+        calibrated = load_thresholds(profile).get(name)
+        if calibrated is None:
+            raise RuntimeError(f"no calibrated threshold for {name} under the {profile} profile: "
+                               f"run `python -m autograder.calibrate --budget {profile}`")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        curve = train_and_measure(student.worker, checks[name], seed=GRADING_SEED, device=device, threads=threads,
+                                  log=lambda line: print(line, flush=True))
+        request.config.stash[CURVES][name] = curve
+        accuracy, limit = curve.test_accuracy[-1], calibrated["threshold"]
+        summary = (f"test accuracy {accuracy:.1%} after {len(curve.test_accuracy)} epochs in {sum(curve.seconds):.0f}s "
+                   f"({profile} profile, {device}); the threshold is {limit:.1%}")
+        request.node.user_properties.append(("feedback", summary))
+        assert accuracy >= limit, (
+            "The network did not learn enough. The unit checks above usually say why; if they pass, look at "
+            "what reaches the output (does it depend on the input?) and, for the loop, at the optimizer steps.")
+
+    return run
+
+
 def feedback(function: Callable, excinfo: pytest.ExceptionInfo) -> str:
     """What a student reads for a failed check: the broken rule, and their own traceback if they raised."""
     error = excinfo.value
@@ -97,7 +144,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     points = getattr(function, "__weight__", None)
     if points is None or (report.when != "call" and not report.failed):
         return
-    text = "" if report.passed else feedback(function, call.excinfo)
+    text = "\n".join(v for k, v in item.user_properties if k == "feedback")
+    if not report.passed:
+        text = "\n".join(t for t in (text, feedback(function, call.excinfo)) if t)
     if report.failed:
         report.longrepr = text
     entry = load_rubric()[function.__name__]
@@ -128,6 +177,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    curves = session.config.stash[CURVES]
+    if curves:
+        impl = session.config.getoption("impl").resolve()
+        target = session.config.getoption("curves") or REPO / ".curves" / f"{impl.name}.json"
+        write_atomically(target, {"graded": str(impl), "checks": {n: asdict(c) for n, c in curves.items()}})
     path = session.config.getoption("results_json", None)
     if path is None:
         return

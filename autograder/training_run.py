@@ -47,8 +47,11 @@ class TrainingRun:
     def __init__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: Settings,
                  seed: int, device: torch.device) -> None:
         mean, std = NORMALISATION[images.shape[1]]
-        # Channels-last convolutions run faster on CPUs (oneDNN) and GPUs alike.
-        self.model = model.to(device=device, memory_format=torch.channels_last)
+        self.model = model.to(device)
+        if device.type == "cuda":
+            # Faster convolutions on GPUs. Not on CPUs: with torch 2.14 a 1-channel ResNet's backward
+            # pass crawled, or crashed, in channels-last there.
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.batches = TensorBatches(images, labels, settings.batch_size, mean=mean, std=std,
                                      crop_padding=settings.crop_padding, flip=settings.flip, device=device, seed=seed)
         self.mean, self.std = mean, std

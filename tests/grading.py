@@ -23,7 +23,9 @@ from pathlib import Path
 from autograder.rubric import load_rubric
 
 from .submissions.build import REPO, SOLUTIONS, build_mutant, build_variant, copy_solution, variant_names
-from .submissions.mutants import MUTANTS
+from .submissions.mutants import MUTANTS, TRAINING_MUTANTS
+
+UNIT_ONLY = ("-m", "not training")
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Grade:
 def grade(impl: Path, workdir: Path, *extra: str, threads: int | None = 1) -> Grade:
     """Grade `impl` in a fresh process; `threads` caps torch's threads (None: torch's default)."""
     results = workdir / f"{impl.name}.results.json"
+    extra = (*extra, "--curves", str(workdir / f"{impl.name}.curves.json"))
     env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "autograder", "--impl", str(impl), "--results-json", str(results),
@@ -61,29 +64,46 @@ def grade(impl: Path, workdir: Path, *extra: str, threads: int | None = 1) -> Gr
     return Grade(done.returncode, done.stdout + done.stderr, parsed)
 
 
-def build_corpus(root: Path) -> dict[str, Path]:
-    """Every graded folder of the validity suite: solution, skeleton, variants, mutants."""
-    folders = {"solution": copy_solution(root / "solution"), "skeleton": REPO / "assignment"}
+def build_corpus(root: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
+    """Every graded folder of the validity suite, with the pytest arguments it is graded with.
+
+    The solution gets every check, training included (cpu profile); the skeleton too (its
+    checks fail at once); variants and unit mutants get the unit checks, and each training
+    mutant only the training check it is paired with.
+    """
+    full = ("--budget", "cpu")
+    folders: dict[str, tuple[Path, tuple[str, ...]]] = {
+        "solution": (copy_solution(root / "solution"), full), "skeleton": (REPO / "assignment", full)}
     for name in variant_names():
-        folders[f"variant:{name}"] = build_variant(name, root / f"variant-{name}")
+        folders[f"variant:{name}"] = (build_variant(name, root / f"variant-{name}"), UNIT_ONLY)
     for mutant in MUTANTS:
-        folders[f"mutant:{mutant.name}"] = build_mutant(mutant, root / f"mutant-{mutant.name}")
+        folders[f"mutant:{mutant.name}"] = (build_mutant(mutant, root / f"mutant-{mutant.name}"), UNIT_ONLY)
+    for case in TRAINING_MUTANTS:
+        path = build_mutant(case.mutant, root / f"training-{case.key}")
+        folders[f"training:{case.key}"] = (path, ("--budget", "cpu", "-k", case.check))
     return folders
 
 
-def grade_all(folders: dict[str, Path], workdir: Path, jobs: int = 2) -> dict[str, Grade]:
+def grade_all(folders: dict[str, tuple[Path, tuple[str, ...]]], workdir: Path, jobs: int = 2) -> dict[str, Grade]:
+    """Unit-only gradings `jobs` at a time; gradings that train one at a time, with the cores to themselves."""
+    unit = {n: f for n, f in folders.items() if UNIT_ONLY == f[1][-2:]}
     with ThreadPoolExecutor(jobs) as pool:
-        futures = {name: pool.submit(grade, path, workdir) for name, path in folders.items()}
-        return {name: future.result() for name, future in futures.items()}
+        futures = {name: pool.submit(grade, path, workdir, *args) for name, (path, args) in unit.items()}
+        grades = {name: future.result() for name, future in futures.items()}
+    for name, (path, args) in folders.items():
+        if name not in unit:
+            grades[name] = grade(path, workdir, *args, threads=None)
+    return {name: grades[name] for name in folders}
 
 
 def validity_table(grades: dict[str, Grade]) -> str:
     rows = [("submission", "score", "verdict", "checks that took points")]
     expected = {f"mutant:{m.name}": m.caught_by for m in MUTANTS}
+    expected |= {f"training:{c.key}": {c.check} if c.breaks_training else set() for c in TRAINING_MUTANTS}
     for name, result in grades.items():
         if name in expected:
-            verdict = "caught as expected" if result.failed == expected[name] else (
-                "NOT CAUGHT" if not result.failed else "caught, other checks than listed")
+            verdict = "as expected" if result.failed == expected[name] else (
+                "NOT CAUGHT" if not result.failed else "other checks than listed")
         else:
             verdict = "full marks" if result.score == result.max_score else ("zero" if result.score == 0 else "PARTIAL")
         rows.append((name, f"{result.score:g}/{result.max_score:g}", verdict,
@@ -98,7 +118,7 @@ def benchmark(runs: int = 3) -> None:
         seconds = []
         for _ in range(runs):
             start = time.perf_counter()
-            result = grade(SOLUTIONS, Path(tmp), threads=None)
+            result = grade(SOLUTIONS, Path(tmp), *UNIT_ONLY, threads=None)
             seconds.append(time.perf_counter() - start)
             assert result.score == result.max_score, result.output[-2000:]
     print(f"grading solutions/ ({len(result.results['tests'])} checks, {os.cpu_count()} cores): "

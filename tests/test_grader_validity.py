@@ -14,14 +14,16 @@ from autograder.test_resnet import STEM_GRADIENT_BOUND
 
 from .grading import Grade, build_corpus, grade_all, validity_table
 from .submissions.build import SOLUTIONS, variant_names
-from .submissions.mutants import MUTANTS
+from .submissions.mutants import MUTANTS, TRAINING_MUTANTS
 
-UNIT_POINTS = sum(c.points for c in load_rubric().values())
+RUBRIC = load_rubric()
+TOTAL = sum(c.points for c in RUBRIC.values())
+UNIT_POINTS = sum(c.points for c in RUBRIC.values() if c.part != "training")
 
 
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grade]:
-    """Every submission of the corpus, graded once, end to end (about 6 minutes on 2 cores)."""
+    """Every submission of the corpus, graded once, end to end (about 20 minutes on 2 cores)."""
     root = tmp_path_factory.mktemp("corpus")
     grades = grade_all(build_corpus(root), root)
     print("\n" + validity_table(grades))
@@ -31,7 +33,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grade]:
 def test_solution_scores_full_marks(graded: dict[str, Grade]) -> None:
     result = graded["solution"]
     assert result.returncode == 0, result.output[-3000:]
-    assert result.score == result.max_score == UNIT_POINTS
+    assert result.score == result.max_score == TOTAL == 100
 
 
 @pytest.mark.parametrize("name", variant_names())
@@ -44,7 +46,7 @@ def test_correct_variant_scores_full_marks(graded: dict[str, Grade], name: str) 
 def test_skeleton_scores_zero_with_every_check_reported(graded: dict[str, Grade]) -> None:
     result = graded["skeleton"]
     assert result.score == 0
-    assert len(result.results["tests"]) == len(load_rubric())
+    assert len(result.results["tests"]) == len(RUBRIC)
     assert " error" not in result.output.splitlines()[-1], "a check errored instead of failing cleanly"
     for test in result.results["tests"]:
         assert "autograder error" not in test["output"], test
@@ -62,9 +64,27 @@ def test_mutant_loses_exactly_the_targeted_points(graded: dict[str, Grade], muta
         assert "autograder error" not in test["output"], test
 
 
+def test_unit_mutants_are_graded_on_the_unit_checks_only(graded: dict[str, Grade]) -> None:
+    for mutant in MUTANTS:
+        assert graded[f"mutant:{mutant.name}"].max_score == UNIT_POINTS
+
+
+@pytest.mark.parametrize("case", TRAINING_MUTANTS, ids=[c.key for c in TRAINING_MUTANTS])
+def test_training_check_catches_exactly_the_training_breaking_bugs(graded: dict[str, Grade], case) -> None:
+    result = graded[f"training:{case.key}"]
+    assert [t["number"] for t in result.results["tests"]] == [RUBRIC[case.check].number], result.output[-2000:]
+    if case.breaks_training:
+        assert result.failed == {case.check}, f"{case.mutant.bug}: still reaches the threshold\n{result.output[-2000:]}"
+    else:
+        assert result.failed == set(), f"{case.mutant.bug}: expected to train well\n{result.output[-2000:]}"
+        assert case.unit_checks, "a bug training cannot see must be caught by named unit checks"
+
+
 def test_every_check_is_shown_to_catch_a_bug() -> None:
     targeted = set().union(*(m.caught_by for m in MUTANTS))
-    assert set(load_rubric()) - targeted == set(), "checks that no mutant in tests/submissions makes fail"
+    targeted |= {c.check for c in TRAINING_MUTANTS if c.breaks_training}
+    uncovered = {name for name, entry in RUBRIC.items()} - targeted
+    assert uncovered == set(), "checks that no mutant in tests/submissions makes fail"
 
 
 def input_gradient_ratio(model: torch.nn.Module) -> float:

@@ -11,7 +11,7 @@ import torch
 
 from autograder.remote import StudentError, StudentTimeout, Submission, SubprocessWorker, WorkerCrashed
 
-from .grading import grade
+from .grading import UNIT_ONLY, grade
 from .submissions.build import copy_solution
 
 
@@ -72,7 +72,7 @@ def test_sys_exit_is_reported_as_the_students_own_call(submission: Path) -> None
 def test_syntax_error_fails_only_the_checks_that_need_the_file(submission: Path, tmp_path: Path) -> None:
     patch(submission, "mobilenet.py", "class DepthwiseSeparableConv(nn.Module):", "class DepthwiseSeparableConv(nn.Module:")
     (submission / "densenet.py").unlink()
-    result = grade(submission, tmp_path)
+    result = grade(submission, tmp_path, *UNIT_ONLY)
     failed = {t["name"]: t["output"] for t in result.results["tests"] if t["score"] < t["max_score"]}
     mobilenet = [name for name in failed if name.startswith("3.")]
     densenet = [name for name in failed if name.startswith("2.")]
@@ -104,6 +104,7 @@ def test_student_prints_do_not_disturb_the_protocol(submission: Path) -> None:
 
 
 def test_inprocess_mode_grades_the_same(tmp_path: Path) -> None:
-    result = grade(Path(__file__).resolve().parent.parent / "solutions", tmp_path, "--inprocess", "-k", "resnet")
+    solutions = Path(__file__).resolve().parent.parent / "solutions"
+    result = grade(solutions, tmp_path, "--inprocess", "-k", "resnet", *UNIT_ONLY)
     assert result.failed == set() and result.score == result.max_score > 0
     assert "unisolated and untimed" in result.output

@@ -197,3 +197,60 @@ MUTANTS = [
            {"test_evaluate_accuracy"},
            "evaluate returns the number of correct samples"),
 ]
+
+
+@dataclass(frozen=True)
+class TrainingMutant:
+    """A bug and the training check run on it: `breaks_training` says whether that check must fail.
+
+    Bugs that still train well at this size are listed too (breaks_training=False): the
+    training checks cannot see them, and the unit checks named in `unit_checks` must.
+    """
+
+    mutant: Mutant
+    check: str
+    breaks_training: bool
+    unit_checks: frozenset[str]
+
+    @property
+    def key(self) -> str:
+        return f"{self.mutant.name}-{self.check.removeprefix('test_train_')}"
+
+
+def _by_name(name: str) -> Mutant:
+    return next(m for m in MUTANTS if m.name == name)
+
+
+def output_ignores_input(block: str, file: str, line: str) -> Mutant:
+    """`block` returns zeros whatever its input: nothing downstream can learn."""
+    return mutant(f"{block.lower()}_output_ignores_input", file, line, line.rstrip("\n") + " * 0.0\n", set(),
+                  f"{block}'s output is zero whatever its input")
+
+
+LOOP_NEVER_STEPS = mutant(
+    "loop_never_steps", "train.py", "        optimizer.step()\n", "", set(), "the optimizer is never stepped")
+
+TRAINING_MUTANTS = [
+    TrainingMutant(output_ignores_input("BasicBlock", "resnet.py", "        return F.relu(out + self.shortcut(x))\n"),
+                   "test_train_resnet18_cifar10", True, frozenset()),
+    TrainingMutant(output_ignores_input("BasicBlock", "resnet.py", "        return F.relu(out + self.shortcut(x))\n"),
+                   "test_train_resnet18_mnist", True, frozenset()),
+    TrainingMutant(output_ignores_input("DepthwiseSeparableConv", "mobilenet.py",
+                                        "        return F.relu(self.bn2(self.pointwise(x)))\n"),
+                   "test_train_mobilenet_cifar10", True, frozenset()),
+    TrainingMutant(output_ignores_input("SEBasicBlock", "senet.py",
+                                        "        out = self.se(self.bn2(self.conv2(out)))\n        return F.relu(out + self.shortcut(x))\n"),
+                   "test_train_se_resnet18_cifar10", True, frozenset()),
+    TrainingMutant(LOOP_NEVER_STEPS, "test_train_student_loop_cifar10", True, frozenset()),
+    TrainingMutant(LOOP_NEVER_STEPS, "test_train_lenet5_mnist", True, frozenset()),
+    TrainingMutant(_by_name("no_zero_grad"), "test_train_student_loop_cifar10", True,
+                   _by_name("no_zero_grad").caught_by),
+    TrainingMutant(_by_name("concatenation_missing_input"), "test_train_densenet_cifar10", True,
+                   _by_name("concatenation_missing_input").caught_by),
+    TrainingMutant(_by_name("relu_before_addition"), "test_train_resnet18_cifar10", False,
+                   _by_name("relu_before_addition").caught_by),
+    TrainingMutant(_by_name("detached_shortcut"), "test_train_resnet18_cifar10", False,
+                   _by_name("detached_shortcut").caught_by),
+    TrainingMutant(_by_name("se_no_sigmoid"), "test_train_se_resnet18_cifar10", False,
+                   _by_name("se_no_sigmoid").caught_by),
+]

@@ -1,0 +1,68 @@
+"""Calibrate the training checks' thresholds on the reference solution.
+
+    python -m autograder.calibrate --budget cpu --seeds 5
+
+Trains the solution for every training check of the profile once per seed (seed 0 is the
+one grading uses) and writes, per check, the threshold, the accuracies it comes from, the
+margin rule and the date into thresholds.json.
+
+Margin rule: threshold = min(mean - 3 * std, lowest - 0.02), rounded down to 0.005. Under a
+normal model of seed-to-seed spread, the solution lands below mean - 3 std about 1 time in
+700; the 0.02 floor keeps a margin when a few seeds happen to agree closely.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from datetime import date
+from pathlib import Path
+
+from .remote import SubprocessWorker
+from .results import write_atomically
+from .training import THRESHOLDS_FILE, load_profile, train_and_measure
+
+RULE = "min(mean - 3 * std, lowest - 0.02), rounded down to 0.005"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def threshold(accuracies: list[float]) -> float:
+    mean, std = statistics.mean(accuracies), statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+    return math.floor(min(mean - 3 * std, min(accuracies) - 0.02) / 0.005) * 0.005
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", default="cpu")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--solutions", type=Path, default=REPO / "solutions")
+    parser.add_argument("--checks", nargs="+", help="recalibrate only these checks, keeping the others")
+    args = parser.parse_args(argv)
+    checks, threads = load_profile(args.budget)
+    if args.checks:
+        checks = {name: checks[name] for name in args.checks}
+    worker = SubprocessWorker(args.solutions.resolve())
+    entries = {}
+    try:
+        for name, check in checks.items():
+            accuracies, seconds = [], []
+            for seed in range(args.seeds):
+                curve = train_and_measure(worker, check, seed=seed, device=args.device, threads=threads)
+                accuracies.append(round(curve.test_accuracy[-1], 4))
+                seconds.append(round(sum(curve.seconds), 1))
+            entries[name] = {"threshold": round(threshold(accuracies), 3), "accuracies": accuracies,
+                             "seconds": seconds, "rule": RULE, "date": date.today().isoformat()}
+            print(f"{name:36s} threshold {entries[name]['threshold']:.3f}  accuracies {accuracies}  "
+                  f"seconds {seconds}", flush=True)
+    finally:
+        worker.close()
+    document = json.loads(THRESHOLDS_FILE.read_text()) if THRESHOLDS_FILE.exists() else {}
+    document[args.budget] = document.get(args.budget, {}) | entries
+    write_atomically(THRESHOLDS_FILE, document)
+    print(f"wrote {THRESHOLDS_FILE} [{args.budget}]")
+
+
+if __name__ == "__main__":
+    main()
