@@ -25,8 +25,9 @@ from data_scripts.subsets import load_subset
 
 from .package_loader import load_module
 from .tensor_batches import TensorBatches
+from .training_run import NORMALISATION
 
-CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+CIFAR_MEAN, CIFAR_STD = NORMALISATION[3]
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 
 
