@@ -6,9 +6,11 @@
     pytest autograder --inprocess          # debug: student code in this process, no isolation
     pytest autograder -m "not training"    # only the quick unit checks
     pytest autograder --budget cpu -s      # training checks under the cpu profile, epochs shown
+    pytest autograder --sandbox DIR --sandbox-user 64000   # as root: how run_autograder grades
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +24,7 @@ from .package_loader import load_module
 from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker
 from .results import Outcome, results_document, write_atomically
 from .rubric import load_rubric
+from .sandbox import Sandbox
 from .training import load_profile, load_thresholds, train_and_measure
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,6 +47,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--budget", default=None,
                     help="training profile from training_profiles.toml (default: gpu when CUDA is available and "
                          "calibrated for, else cpu)")
+    group.addoption("--sandbox", type=Path, default=None,
+                    help="run the graded code from a sandbox laid out in this (new) folder, with resource limits")
+    group.addoption("--sandbox-user", default=None, metavar="UID[:GID]",
+                    help="with --sandbox, run the graded code as this user (needs root), without network")
+    group.addoption("--sandbox-python", default=sys.executable,
+                    help="with --sandbox, the interpreter the sandbox user runs (it must be able to read it)")
+    group.addoption("--time-limit-scale", type=float, default=1.0,
+                    help="multiply every check's time limit from rubric.toml (slower or faster machines)")
     group.addoption("--curves", type=Path, default=None,
                     help="where the training checks' per-epoch curves go (default: .curves/<graded folder>.json)")
 
@@ -74,9 +85,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def worker(pytestconfig: pytest.Config) -> Iterator[Worker]:
+def sandbox(pytestconfig: pytest.Config) -> Sandbox | None:
+    """The sandbox the worker starts in, when --sandbox asks for one."""
+    root = pytestconfig.getoption("sandbox")
+    if root is None:
+        return None
+    user = pytestconfig.getoption("sandbox_user")
+    uid, _, gid = user.partition(":") if user else ("", "", "")
+    return Sandbox.create(root, int(uid) if uid else None, int(gid) if gid else None,
+                          python=pytestconfig.getoption("sandbox_python"))
+
+
+@pytest.fixture(scope="session")
+def worker(pytestconfig: pytest.Config, sandbox: Sandbox | None) -> Iterator[Worker]:
     impl = pytestconfig.getoption("impl").resolve()
-    started = InProcessWorker(impl) if pytestconfig.getoption("inprocess") else SubprocessWorker(impl)
+    if pytestconfig.getoption("inprocess"):
+        started: Worker = InProcessWorker(impl)
+    else:
+        started = SubprocessWorker(impl, sandbox)
+        if sandbox is not None:
+            print(f"\nsandbox: {sandbox.describe()}")
     yield started
     started.close()
 
@@ -86,15 +114,18 @@ def student(worker: Worker, request: pytest.FixtureRequest) -> Iterator[Submissi
     """The graded folder, under the check's time limit from the rubric."""
     entry = load_rubric().get(request.function.__name__)
     if not request.config.getoption("inprocess"):
-        worker.set_time_limit(entry.timeout if entry else 60)
+        worker.set_time_limit((entry.timeout if entry else 60) * request.config.getoption("time_limit_scale"))
     yield Submission(worker)
     worker.set_time_limit(None)
+    worker.kill_strays()
 
 
 @pytest.fixture(scope="session")
 def reference(pytestconfig: pytest.Config) -> Callable[[str], ModuleType]:
     """`reference("resnet")` is the solution's module, imported here in the judge."""
     folder = pytestconfig.getoption("solutions").resolve()
+    if not folder.is_dir():
+        pytest.skip(f"needs the reference solution, which is not here ({folder}): this check runs on Gradescope")
     return lambda module: load_module(folder, "reference_solution", module)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from . import wire
+from .sandbox import Sandbox
 from .worker import Session, handle_request
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
@@ -65,6 +66,9 @@ class Worker:
     def _exchange(self, request: dict) -> Any:
         raise NotImplementedError
 
+    def kill_strays(self) -> None:
+        """Kill processes the submission started (the worker itself stays)."""
+
     def close(self) -> None:
         pass
 
@@ -82,25 +86,35 @@ class InProcessWorker(Worker):
 
 
 class SubprocessWorker(Worker):
-    """A `python -I worker.py` child in its own session, restarted after a crash or a timeout."""
+    """A `python -I worker.py` child in its own session, restarted after a crash or a timeout.
 
-    def __init__(self, impl: Path, python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+    With a sandbox, the child runs as the sandbox's user under its limits, and closing the
+    worker also kills whatever that user left running.
+    """
+
+    def __init__(self, impl: Path, sandbox: Sandbox | None = None) -> None:
         super().__init__()
-        self.impl, self.python, self.env = impl, python, env
+        self.impl, self.sandbox = impl, sandbox
         self.process: subprocess.Popen | None = None
         self.starts = 0
 
     def _start(self) -> None:
         request_read, self.request_fd = os.pipe()
         self.reply_fd, reply_write = os.pipe()
+        args = [str(self.impl), str(request_read), str(reply_write)]
+        command = (self.sandbox.command(args) if self.sandbox
+                   else [sys.executable, "-I", str(WORKER_SCRIPT), *args])
         self.process = subprocess.Popen(
-            [self.python, "-I", str(WORKER_SCRIPT), str(self.impl), str(request_read), str(reply_write)],
-            pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL,
-            start_new_session=True, env=self.env,
+            command, pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL, start_new_session=True,
+            env=self.sandbox.environment() if self.sandbox else None,
         )
         os.close(request_read)
         os.close(reply_write)
         self.starts += 1
+
+    def kill_strays(self) -> None:
+        if self.sandbox is not None and self.process is not None:
+            self.sandbox.kill_leftovers(spare=self.process.pid)
 
     def close(self) -> None:
         if self.process is None:
@@ -110,6 +124,8 @@ class SubprocessWorker(Worker):
         except ProcessLookupError:
             pass
         self.process.wait()
+        if self.sandbox:
+            self.sandbox.kill_leftovers()
         os.close(self.request_fd)
         os.close(self.reply_fd)
         self.process = None

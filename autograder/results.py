@@ -1,4 +1,4 @@
-"""Gradescope's results.json: build it from check outcomes and write it atomically."""
+"""Gradescope's results.json: build it from check outcomes, validate it, write it atomically."""
 from __future__ import annotations
 
 import json
@@ -6,6 +6,34 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import jsonschema
+
+VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}
+# The format of https://gradescope-autograders.readthedocs.io/en/latest/specs/, as this grader writes it:
+# stricter than Gradescope (a score on every test, no unknown keys) so a slip shows here first.
+RESULTS_SCHEMA = {
+    "type": "object",
+    "required": ["score", "tests"],
+    "additionalProperties": False,
+    "properties": {
+        "score": {"type": "number", "minimum": 0},
+        "execution_time": {"type": "number", "minimum": 0},
+        "output": {"type": "string"},
+        "visibility": VISIBILITY,
+        "stdout_visibility": VISIBILITY,
+        "tests": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "score", "max_score", "status", "output", "visibility"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string"}, "number": {"type": "string"}, "output": {"type": "string"},
+                "score": {"type": "number", "minimum": 0}, "max_score": {"type": "number", "minimum": 0},
+                "status": {"enum": ["passed", "failed"]}, "visibility": VISIBILITY,
+            },
+        }},
+    },
+}
 
 
 @dataclass
@@ -40,6 +68,19 @@ def results_document(outcomes: list[Outcome], seconds: float, output: str = "") 
             for o in ordered
         ],
     }
+
+
+def results_problems(document: object) -> list[str]:
+    """Why `document` is not a valid results.json (empty when it is); scores must add up, too."""
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or 'document'}: {e.message}"
+                for e in jsonschema.Draft202012Validator(RESULTS_SCHEMA).iter_errors(document)]
+    if not problems:
+        tests = document["tests"]
+        if any(t["score"] > t["max_score"] for t in tests):
+            problems.append("a test scores more than its max_score")
+        if abs(sum(t["score"] for t in tests) - document["score"]) > 1e-6:
+            problems.append("the score is not the sum of the tests' scores")
+    return problems
 
 
 def write_atomically(path: Path, document: dict) -> None:

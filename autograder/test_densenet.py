@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from .block_checks import assert_gradients_flow, assert_matches_reference, assert_shapes_property
+from .block_checks import assert_gradients_flow, assert_shapes_property
 from .probes import close
 from .rubric import check
 
@@ -63,15 +63,6 @@ def test_dense_layer_keeps_its_input(student):
 
 
 @check
-def test_dense_layer_matches_reference(student, reference):
-    """Given the reference's weights, DenseLayer computes BN-ReLU-conv1x1-BN-ReLU-conv3x3 and concatenates."""
-    for cin, growth, bn_size in [(8, 4, 4), (12, 6, 2)]:
-        torch.manual_seed(cin)
-        layer = student.build("densenet", "DenseLayer", cin, growth, bn_size)
-        assert_matches_reference(layer, reference("densenet").DenseLayer(cin, growth, bn_size), torch.randn(4, cin, 6, 6))
-
-
-@check
 def test_dense_layer_gradient_flow(student):
     """One backward pass through DenseLayer reaches every parameter and the input."""
     torch.manual_seed(0)
@@ -97,14 +88,6 @@ def test_transition_parameter_count(student):
         count, expected = layer.parameter_count(), 2 * cin + cin * cout
         hint = " Its convolution has a bias; it feeds the next block's BN, so bias=False." if count == expected + cout else ""
         assert count == expected, f"{layer.description} has {count:,} parameters, the spec implies {expected:,}.{hint}"
-
-
-@check
-def test_transition_matches_reference(student, reference):
-    """Given the reference's weights, Transition computes BN-ReLU-conv1x1 then 2x2 average pooling."""
-    torch.manual_seed(0)
-    layer = student.build("densenet", "Transition", 8, 4)
-    assert_matches_reference(layer, reference("densenet").Transition(8, 4), torch.randn(3, 8, 6, 6))
 
 
 @check

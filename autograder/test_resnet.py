@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .block_checks import assert_gradients_flow, assert_matches_reference, assert_shapes_property, strided
+from .block_checks import assert_gradients_flow, assert_shapes_property, strided
 from .probes import close, student_bn_state, zeroed_kernels
 from .rubric import check
 
@@ -94,15 +94,6 @@ def test_basic_block_projection_shortcut(student):
         expected = F.relu(F.conv2d(x, weight, stride=stride))
         assert close(block.forward(x), expected), (
             f"{block.description} with its main path zeroed should return ReLU(BN(conv1x1(x, stride {stride})))")
-
-
-@check
-def test_basic_block_matches_reference(student, reference):
-    """Given the reference's weights, BasicBlock computes exactly what the spec describes."""
-    for cin, cout, stride in [(8, 8, 1), (8, 16, 2), (6, 12, 1)]:
-        torch.manual_seed(cin + cout + stride)
-        block = student.build("resnet", "BasicBlock", cin, cout, stride)
-        assert_matches_reference(block, reference("resnet").BasicBlock(cin, cout, stride), torch.randn(4, cin, 8, 8))
 
 
 @check

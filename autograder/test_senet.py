@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from .block_checks import (assert_gradients_flow, assert_matches_reference, assert_shapes_property,
+from .block_checks import (assert_gradients_flow, assert_shapes_property,
                            block_inputs, strided)
 from .probes import close
 from .rubric import check
@@ -80,14 +80,6 @@ def test_se_block_scale_is_per_channel(student):
 
 
 @check
-def test_se_block_matches_reference(student, reference):
-    """Given the reference's weights (linear or 1x1 conv alike), SEBlock computes the spec's squeeze and excitation."""
-    for channels, reduction in [(16, 4), (6, 1)]:
-        block = student.build("senet", "SEBlock", channels, reduction)
-        assert_matches_reference(block, reference("senet").SEBlock(channels, reduction), torch.randn(3, channels, 5, 5))
-
-
-@check
 def test_se_basic_block_output_shape(student):
     """SEBasicBlock maps (N, in, H, W) to (N, out, ceil(H/stride), ceil(W/stride)) with finite values."""
     cases = block_inputs().map(lambda c: {**c, "reduction": 4})
@@ -106,16 +98,6 @@ def test_se_basic_block_parameter_count(student):
         count = block.parameter_count()
         expected = basic_block_parameters(cin, cout, stride) + se_parameters(cout, reduction)
         assert count == expected, f"{block.description} has {count:,} parameters, the spec implies {expected:,}"
-
-
-@check
-def test_se_basic_block_matches_reference(student, reference):
-    """Given the reference's weights, SEBasicBlock rescales the main path before adding the shortcut."""
-    for cin, cout, stride in [(8, 8, 1), (8, 16, 2)]:
-        torch.manual_seed(cin + cout)
-        block = student.build("senet", "SEBasicBlock", cin, cout, stride, 4)
-        reference_block = reference("senet").SEBasicBlock(cin, cout, stride, 4)
-        assert_matches_reference(block, reference_block, torch.randn(4, cin, 8, 8))
 
 
 @check

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10, as on Gradescope's Ubuntu 22.04 image
+    import tomli as tomllib
 
 import torch
 

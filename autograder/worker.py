@@ -20,11 +20,13 @@ from typing import Any, Callable
 if __name__ == "__main__":
     # Started with `python -I`, so our sibling modules are not on the path by default.
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import import_policy
     from loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
     from package_loader import load_package
     from training_run import Settings, TrainingRun, training_cnn
     import wire
 else:
+    from . import import_policy
     from .loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
     from .package_loader import load_package
     from .training_run import Settings, TrainingRun, training_cnn
@@ -78,6 +80,10 @@ class Session:
     def module(self, name: str) -> Any:
         if not (self.impl / f"{name}.py").is_file():
             raise StudentCodeError("import", f"{name}.py is missing from the submission", "")
+        forbidden = import_policy.violations(self.impl / f"{name}.py")
+        if forbidden:
+            raise StudentCodeError("import", f"{name}.py uses {', '.join(forbidden)}: this lab asks you to write "
+                                             "the blocks yourself, without ready-made or pretrained models", "")
         if not self.package_loaded:
             self.run_student("import", "loading the submission", lambda: load_package(self.impl, PACKAGE))
             self.package_loaded = True
@@ -301,6 +307,7 @@ def _read_exact(fd: int, size: int) -> bytes | None:
 
 
 def serve(impl: Path, request_fd: int, reply_fd: int) -> None:
+    import_policy.enforce()
     session = Session(impl)
     while True:
         prefix = _read_exact(request_fd, wire.PREFIX_SIZE)

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+
+from .gradescope_layout import SimulatedGradescope
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,3 +24,11 @@ def raw_dir() -> Path:
     if not (folder / "cifar-10-batches-py").is_dir():
         pytest.skip(f"no raw dataset files in {folder}: set CNNLAB_RAW_DATA")
     return folder
+
+
+@pytest.fixture(scope="session")
+def gradescope() -> Iterator[SimulatedGradescope]:
+    """A stand-in /autograder with this repository's grader installed, shared by the session."""
+    simulated = SimulatedGradescope()
+    yield simulated
+    simulated.close()

@@ -1,0 +1,124 @@
+"""Build what leaves this repository: Gradescope's autograder.zip and the students' release.
+
+    python -m autograder.distribute gradescope [-o dist/autograder.zip]
+    python -m autograder.distribute student [-o dist/cnn-lab-student.zip]
+
+autograder.zip has setup.sh and run_autograder at its root (Gradescope's layout) and the
+grader, skeleton, solution and data scripts beside them; Gradescope unpacks it into
+/autograder/source. The student release holds the skeleton, the public checks, the data
+scripts and a student README: no solution, no hidden check, no instructor tool, and of the
+calibration only the thresholds themselves.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from .rubric import load_rubric
+
+REPO = Path(__file__).resolve().parent.parent
+GRADESCOPE_SCRIPTS = REPO / "autograder" / "gradescope"
+SHARED = ("assignment", "autograder", "data_scripts", "pyproject.toml", "ASSIGNMENT_SPEC.md")
+NEVER = {"__pycache__", ".curves", "prepared", ".pytest_cache"}
+# Grader files students do not get: tools that need the solution, and Gradescope's machinery.
+INSTRUCTOR_ONLY = {"calibrate.py", "skeleton.py", "benchmark_throughput.py", "benchmark_training.py",
+                   "run_autograder.py", "submission_files.py", "distribute.py", "gradescope", "student_readme.md"}
+
+
+def files_under(part: str) -> list[Path]:
+    """The files of a top-level part of the repository, without caches and prepared data."""
+    path = REPO / part
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*")
+                  if p.is_file() and not NEVER & set(p.relative_to(REPO).parts))
+
+
+def hidden_check_files() -> set[str]:
+    """Grader files defining a check that students must not see before the due date.
+
+    A file mixing visible and hidden checks cannot be released without leaking the hidden
+    ones, so it is an error: keep hidden checks in files of their own.
+    """
+    rubric, hidden = load_rubric(), set()
+    for path in sorted((REPO / "autograder").glob("test_*.py")):
+        names = {node.name for node in ast.parse(path.read_text()).body if isinstance(node, ast.FunctionDef)}
+        visibilities = {rubric[name].visibility for name in names if name in rubric}
+        if visibilities - {"visible"}:
+            if "visible" in visibilities:
+                raise ValueError(f"{path.name} mixes visible and hidden checks: move the hidden ones to their own file")
+            hidden.add(path.name)
+    return hidden
+
+
+def public_thresholds() -> str:
+    """thresholds.json with the threshold of each check only (no per-seed accuracies)."""
+    document = json.loads((REPO / "autograder" / "thresholds.json").read_text())
+    return json.dumps({profile: {check: {"threshold": entry["threshold"]} for check, entry in checks.items()}
+                       for profile, checks in document.items()}, indent=2) + "\n"
+
+
+def gradescope_entries() -> dict[str, bytes | Path]:
+    entries: dict[str, bytes | Path] = {
+        "setup.sh": GRADESCOPE_SCRIPTS / "setup.sh", "run_autograder": GRADESCOPE_SCRIPTS / "run_autograder"}
+    for part in (*SHARED, "solutions", "README.md"):
+        entries |= {p.relative_to(REPO).as_posix(): p for p in files_under(part)}
+    return entries
+
+
+def student_entries() -> dict[str, bytes | Path]:
+    left_out = INSTRUCTOR_ONLY | hidden_check_files()
+    entries: dict[str, bytes | Path] = {}
+    for part in SHARED:
+        for path in files_under(part):
+            relative = path.relative_to(REPO)
+            if relative.parts[0] == "autograder" and left_out & set(relative.parts[1:]):
+                continue
+            entries[relative.as_posix()] = path
+    entries["autograder/thresholds.json"] = public_thresholds().encode()
+    entries["README.md"] = (REPO / "autograder" / "student_readme.md").read_bytes()
+    return entries
+
+
+def write_zip(entries: dict[str, bytes | Path], target: Path, prefix: str = "") -> None:
+    """A zip with fixed timestamps (the same content gives the same bytes) and executable bits kept."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(entries):
+            source = entries[name]
+            data = source.read_bytes() if isinstance(source, Path) else source
+            executable = isinstance(source, Path) and source.stat().st_mode & 0o111
+            info = zipfile.ZipInfo(prefix + name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100755 if executable else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    target.write_bytes(buffer.getvalue())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["gradescope", "student"])
+    parser.add_argument("-o", "--output", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.what == "gradescope":
+        entries, target, prefix = gradescope_entries(), args.output or REPO / "dist" / "autograder.zip", ""
+    else:
+        entries, target = student_entries(), args.output or REPO / "dist" / "cnn-lab-student.zip"
+        prefix = "cnn-lab/"  # students unzip a folder, not loose files
+    write_zip(entries, target, prefix)
+    tops: dict[str, int] = {}
+    for name in entries:
+        top = name.split("/")[0]
+        tops[top] = tops.get(top, 0) + 1
+    print(f"{target}: {target.stat().st_size / 1024:.0f} KiB, {len(entries)} files")
+    for top, count in sorted(tops.items()):
+        print(f"  {prefix}{top}: {count} file(s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Gradescope's entry point: grade /autograder/submission, write /autograder/results/results.json.
+
+    python -m autograder.run_autograder [--root /autograder] [--user cnnlab-student] [--budget cpu]
+
+1. As root, lock the grader's folders (source, results) away from the sandbox user.
+2. Build the graded folder: the skeleton, with the student's module files from the upload
+   (`submission_files.py`); everything else in the upload is reported and ignored.
+3. Run `pytest autograder` on it (the judge, as root) with the worker in a sandbox
+   (`sandbox.py`), under an overall time limit.
+4. Kill whatever the sandbox user left running, then write results.json, last and atomically.
+   It is valid in every case: when the judge fails, every check is listed with 0 points
+   and a visible "autograder error" test says why.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .results import results_problems, write_atomically
+from .rubric import load_rubric
+from .sandbox import kill_processes_of
+from .submission_files import prepare_graded_folder
+
+SOURCE = Path(__file__).resolve().parent.parent
+SANDBOX_USER = "cnnlab-student"
+LOG_LIMIT = 2 << 20  # bytes of the judge's output passed to Gradescope's (instructor-only) stdout
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Gradescope's folders under `root` (/autograder, or a temporary stand-in in tests)."""
+
+    root: Path
+
+    @property
+    def submission(self) -> Path:
+        return self.root / "submission"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results" / "results.json"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "grading"
+
+
+def sandbox_ids(user: str) -> tuple[int, int] | None:
+    """(uid, gid) to run submission code as; None when not root (nothing to drop)."""
+    if os.getuid() != 0:
+        return None
+    uid, _, gid = user.partition(":")
+    if uid.isdigit():
+        return int(uid), int(gid or uid)
+    entry = pwd.getpwnam(user)  # setup.sh creates the user
+    return entry.pw_uid, entry.pw_gid
+
+
+def lock_down(layout: Layout, source: Path) -> None:
+    """Only root may read the grader's source (solutions included) and write results."""
+    layout.root.chmod(0o711)
+    source.chmod(0o700)
+    layout.results.parent.mkdir(parents=True, exist_ok=True)
+    layout.results.parent.chmod(0o700)
+    if layout.submission.exists():
+        layout.submission.chmod(0o700)
+
+
+def run_judge(command: list[str], cwd: Path, time_limit: float) -> str | None:
+    """Run pytest, passing its output on (capped); the reason it failed to finish, or None."""
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    deadline, written = time.monotonic() + time_limit, 0
+    os.set_blocking(process.stdout.fileno(), False)
+    reason = None
+    while True:
+        chunk = process.stdout.read(1 << 16) or b""
+        if written < LOG_LIMIT and chunk:
+            sys.stdout.buffer.write(chunk[:LOG_LIMIT - written])
+            sys.stdout.flush()
+        written += len(chunk)
+        if process.poll() is not None and not chunk:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            reason = f"grading did not finish within {time_limit:.0f} s"
+            break
+        if not chunk:
+            time.sleep(0.1)
+    if written > LOG_LIMIT:
+        print(f"\n[{written - LOG_LIMIT} more bytes of grader output dropped]")
+    if reason is None and process.returncode not in (0, 1):
+        reason = f"pytest ended with exit status {process.returncode}"
+    return reason
+
+
+def every_check_failed(reason: str, seconds: float) -> dict:
+    """A results document listing every check at 0 points, behind an "autograder error" test."""
+    tests = [{"name": "autograder error", "score": 0.0, "max_score": 0.0, "status": "failed",
+              "output": f"The autograder could not grade this submission: {reason}. "
+                        "Your instructor has been shown the details; resubmitting may help.",
+              "visibility": "visible"}]
+    tests += [{"name": f"{c.number} {c.id}", "number": c.number, "score": 0.0, "max_score": c.points,
+               "status": "failed", "output": "not run: the autograder failed before this check",
+               "visibility": c.visibility} for c in load_rubric().values()]
+    return {"score": 0.0, "execution_time": round(seconds, 1), "output": "", "visibility": "visible",
+            "stdout_visibility": "hidden", "tests": tests}
+
+
+def judge_results(path: Path, reason: str | None, seconds: float) -> dict:
+    """The judge's results.json if it is complete and valid, else the every-check-failed document."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        return every_check_failed(reason or f"the grader wrote no results ({error})", seconds)
+    problems = results_problems(document)
+    listed = {t.get("number") for t in document.get("tests", [])} if isinstance(document, dict) else set()
+    missing = [c.id for c in load_rubric().values() if c.number not in listed]
+    if problems or missing:
+        return every_check_failed(reason or f"the grader's results were incomplete ({problems or missing})", seconds)
+    return document
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=Path("/autograder"), help="Gradescope's /autograder")
+    parser.add_argument("--user", default=SANDBOX_USER, help="user (name or UID[:GID]) that runs submission code")
+    parser.add_argument("--sandbox-python", default=sys.executable,
+                        help="interpreter the sandbox user runs (it must be able to read it)")
+    parser.add_argument("--budget", default=None, help="training profile (default: gpu with CUDA, else cpu)")
+    parser.add_argument("--time-limit", type=float, default=1800, help="seconds for the whole grading")
+    parser.add_argument("--time-limit-scale", type=float, default=1.0, help="multiplies each check's time limit")
+    args = parser.parse_args(argv)
+    layout, started = Layout(args.root.resolve()), time.monotonic()
+    ids, output = None, ""
+    try:
+        ids = sandbox_ids(args.user)
+        if ids is not None:
+            lock_down(layout, SOURCE)
+        layout.work.mkdir(parents=True, exist_ok=True)
+        layout.work.chmod(0o711)
+        upload = prepare_graded_folder(layout.submission, SOURCE / "assignment", layout.work / "graded")
+        output = upload.report()
+        print(output, flush=True)
+        raw = layout.work / "judge-results.json"
+        raw.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "pytest", "autograder", "--impl", str(layout.work / "graded"),
+                   "--results-json", str(raw), "--sandbox", str(layout.work / "sandbox"),
+                   "--sandbox-python", args.sandbox_python, "-p", "no:cacheprovider", "-q", "-o", "addopts="]
+        if ids is not None:
+            command += ["--sandbox-user", f"{ids[0]}:{ids[1]}"]
+        command += ["--time-limit-scale", str(args.time_limit_scale)]
+        if args.budget:
+            command += ["--budget", args.budget]
+        reason = run_judge(command, SOURCE, args.time_limit)
+        document = judge_results(raw, reason, time.monotonic() - started)
+    except Exception as error:  # the grader's own failure: still a valid, explained results.json
+        document = every_check_failed(f"{type(error).__name__}: {error}", time.monotonic() - started)
+    if ids is not None:
+        kill_processes_of(ids[0])
+    document["output"] = "\n\n".join(part for part in (output, document.get("output", "")) if part)
+    document["execution_time"] = round(time.monotonic() - started, 1)
+    write_atomically(layout.results, document)
+    print(f"score {document['score']:g}; results in {layout.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

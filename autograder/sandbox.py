@@ -1,0 +1,150 @@
+"""Where submission code runs when grading for real: another user, no network, resource limits.
+
+`run_autograder` (Gradescope runs it as root) grades through a Sandbox; a student's own
+`pytest autograder` does not need one. The worker then starts as
+
+    python -I <sandbox>/worker/sandbox_launch.py CONFIG -- python -I <sandbox>/worker/worker.py ...
+
+and the launcher, still root, leaves the network namespace, sets the resource limits, drops to
+the sandbox user and execs the worker. The worker's modules are copied into the sandbox so the
+grader's own folder (solutions, thresholds' data, results) can stay unreadable to that user.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# What the worker imports: itself and the standard-library-and-torch modules beside it.
+WORKER_MODULES = ("worker.py", "wire.py", "package_loader.py", "loop_fixtures.py", "training_run.py",
+                  "tensor_batches.py", "import_policy.py", "sandbox_launch.py")
+CLONE_NEWNET = 0x40000000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of the worker process (setrlimit). None leaves a limit as it is."""
+
+    cpu_seconds: int = 3600
+    # `import torch` alone maps about 3.7 GB of address space; CUDA maps far more, so no limit there.
+    address_space_bytes: int | None = 6 << 30
+    processes: int = 256  # threads count too; applied only under a dedicated user id
+    open_files: int = 256
+    file_bytes: int = 64 << 20
+
+
+@dataclass
+class Sandbox:
+    """A folder holding the worker's modules, an empty read-only cache and a writable home."""
+
+    root: Path
+    uid: int | None  # None: run as the current user (no privileges to drop)
+    gid: int | None
+    python: str = sys.executable
+    limits: Limits = field(default_factory=Limits)
+    isolate_network: bool = True
+
+    @classmethod
+    def create(cls, root: Path, uid: int | None = None, gid: int | None = None, python: str = sys.executable,
+               limits: Limits | None = None) -> "Sandbox":
+        """Lay out `root`: worker/ (read-only), cache/ (empty, read-only) and home/ (the user's)."""
+        root = root.resolve()
+        if root.exists():
+            shutil.rmtree(root)
+        (root / "worker").mkdir(parents=True)
+        for name in WORKER_MODULES:
+            shutil.copy2(HERE / name, root / "worker" / name)
+        (root / "cache").mkdir()
+        (root / "home").mkdir()
+        for path in (root, root / "worker", root / "cache"):
+            path.chmod(0o555)
+        if uid is not None:
+            os.chown(root / "home", uid, gid if gid is not None else uid)
+        (root / "home").chmod(0o700)
+        sandbox = cls(root, uid, gid if gid is not None or uid is None else uid, python, limits or Limits())
+        sandbox.isolate_network = uid is not None and network_namespace_available()
+        return sandbox
+
+    @property
+    def worker_script(self) -> Path:
+        return self.root / "worker" / "worker.py"
+
+    def command(self, worker_args: list[str]) -> list[str]:
+        """The command line that starts the worker inside the sandbox."""
+        config = {"uid": self.uid, "gid": self.gid, "home": str(self.root / "home"),
+                  "isolate_network": self.isolate_network, "limits": asdict(self.limits)}
+        return [self.python, "-I", str(self.root / "worker" / "sandbox_launch.py"), json.dumps(config), "--",
+                self.python, "-I", str(self.worker_script), *worker_args]
+
+    def environment(self) -> dict[str, str]:
+        """A scrubbed environment: no tokens or paths of the grader's, model caches pointing nowhere useful."""
+        cache = str(self.root / "cache")
+        environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.root / "home"), "LANG": "C.UTF-8",
+                       "TORCH_HOME": cache, "HF_HOME": cache, "XDG_CACHE_HOME": cache, "MPLCONFIGDIR": cache}
+        if "OMP_NUM_THREADS" in os.environ:  # the grader's choice of threads carries over
+            environment["OMP_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"]
+        return environment
+
+    def kill_leftovers(self, spare: int | None = None) -> int:
+        """SIGKILL every process of the sandbox user but `spare` (daemons that left the worker's group too)."""
+        if self.uid is None or self.uid == os.getuid():
+            return 0
+        return kill_processes_of(self.uid, spare)
+
+    def describe(self) -> str:
+        user = f"user id {self.uid}" if self.uid is not None else "the grader's own user (not root: no privileges to drop)"
+        network = "no network" if self.isolate_network else "network NOT isolated (no network namespace available)"
+        return f"submission code runs as {user}, {network}, limits {asdict(self.limits)}"
+
+
+def kill_processes_of(uid: int, spare: int | None = None) -> int:
+    """SIGKILL every process whose real user id is `uid` (but `spare`); returns how many were killed."""
+    killed = 0
+    for _ in range(50):  # a fork bomb may spawn between scans; each pass kills what it sees
+        pids = [pid for pid in processes_of(uid) if pid != spare]
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    return killed
+
+
+def processes_of(uid: int) -> list[int]:
+    """Process ids whose real user id is `uid`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Uid:"):
+                if int(line.split()[1]) == uid:
+                    pids.append(int(entry))
+                break
+    return pids
+
+
+def network_namespace_available() -> bool:
+    """Whether this process may create a network namespace (root with CAP_SYS_ADMIN, not every container)."""
+    if os.getuid() != 0:
+        return False
+    probe = subprocess.run([sys.executable, "-I", "-c", "import ctypes, sys; "
+                            f"sys.exit(ctypes.CDLL(None, use_errno=True).unshare({CLONE_NEWNET}))"],
+                           capture_output=True)
+    return probe.returncode == 0
+

@@ -1,0 +1,124 @@
+"""A stand-in for Gradescope's /autograder: grade an upload end to end through run_autograder.
+
+The layout is built once per test session in a fresh folder under /tmp (pytest's own
+temporary folders are closed to other users): source/ holds autograder.zip unpacked, as
+Gradescope leaves it, plus a copy of the prepared data standing in for setup.sh's last step. Each grading replaces
+submission/, results/ and grading/, then runs `autograder/gradescope/run_autograder`.
+
+Run as root, as Gradescope does, the submission code runs as user id SANDBOX_UID. That user
+must be able to run Python with torch; when this machine's interpreter lives where it cannot
+(pyenv under /root), `sandbox_python` builds a small virtual environment from the system's
+Python of the same version that sees this venv's packages, the way /autograder/venv would be.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.distribute import gradescope_entries, write_zip
+from autograder.rubric import load_rubric
+from data_scripts.subsets import dataset_root
+
+REPO = Path(__file__).resolve().parent.parent
+SANDBOX_UID = 64000
+
+
+@dataclass
+class Graded:
+    results: dict
+    stdout: str
+    seconds: float
+
+    @property
+    def failed(self) -> set[str]:
+        """Ids of the rubric checks that lost points."""
+        by_number = {c.number: c.id for c in load_rubric().values()}
+        return {by_number[t["number"]] for t in self.results["tests"] if "number" in t and t["score"] < t["max_score"]}
+
+
+def runs_python(python: str, uid: int) -> bool:
+    try:
+        probe = subprocess.run([python, "-I", "-c", "import torch"], user=uid, group=uid, extra_groups=[],
+                               capture_output=True, timeout=120)
+    except PermissionError:
+        return False
+    return probe.returncode == 0
+
+
+def sandbox_python(folder: Path, uid: int) -> str | None:
+    """An interpreter user `uid` can run with this venv's packages, or None if there is none."""
+    if runs_python(sys.executable, uid):
+        return sys.executable
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = Path("/usr/bin") / version
+    if not system.exists():
+        return None
+    subprocess.run([str(system), "-m", "venv", "--without-pip", str(folder)], check=True)
+    site = folder / "lib" / version / "site-packages"
+    # A path line only: the project venv's own .pth files (the editable install) are not run.
+    (site / "project_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o005 | (0o050 if path.is_dir() else 0))
+    python = str(folder / "bin" / "python")
+    return python if runs_python(python, uid) else None
+
+
+class SimulatedGradescope:
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="autograder-", dir="/tmp"))
+        self.root.chmod(0o711)
+        source = self.root / "source"
+        write_zip(gradescope_entries(), self.root / "autograder.zip")
+        with zipfile.ZipFile(self.root / "autograder.zip") as archive:
+            for member in archive.infolist():
+                archive.extract(member, source)
+                (source / member.filename).chmod(member.external_attr >> 16 & 0o777)
+        shutil.copytree(dataset_root(), source / "data_scripts" / "prepared")
+        self.as_root = os.getuid() == 0
+        self.python = sys.executable
+        self.uid: int | None = None
+        if self.as_root:
+            python = sandbox_python(self.root / "venv", SANDBOX_UID)
+            if python is not None:
+                self.python, self.uid = python, SANDBOX_UID
+
+    def grade(self, upload: dict[str, str | bytes] | Path, *options: str, timeout: float = 900) -> Graded:
+        """Put `upload` (file name -> content, or a folder to copy) in submission/ and run run_autograder."""
+        for name in ("submission", "results", "grading"):
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        submission = self.root / "submission"
+        if isinstance(upload, Path):
+            shutil.copytree(upload, submission, symlinks=True)
+        else:
+            submission.mkdir()
+            for name, content in upload.items():
+                (submission / name).parent.mkdir(parents=True, exist_ok=True)
+                mode = "wb" if isinstance(content, bytes) else "w"
+                with open(submission / name, mode) as file:
+                    file.write(content)
+        (self.root / "results").mkdir()
+        command = ["bash", str(self.root / "source" / "autograder" / "gradescope" / "run_autograder"),
+                   "--budget", "smoke", "--sandbox-python", self.python, *options]
+        if self.uid is not None:
+            command += ["--user", str(self.uid)]
+        env = os.environ | {"CNNLAB_AUTOGRADER_ROOT": str(self.root), "CNNLAB_PYTHON": sys.executable}
+        env.pop("CNNLAB_DATA_DIR", None)  # the data is the copy in source/, closed to the sandbox user
+        started = time.monotonic()
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+        seconds = time.monotonic() - started
+        assert finished.returncode == 0, f"run_autograder exited {finished.returncode}:\n{finished.stderr[-3000:]}"
+        results = json.loads((self.root / "results" / "results.json").read_text())
+        return Graded(results, finished.stdout + finished.stderr, seconds)
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)

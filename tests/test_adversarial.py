@@ -1,0 +1,67 @@
+"""Hostile submissions graded end to end through run_autograder: no unearned points, valid results.
+
+Each case of `tests/submissions/hostile.py` is uploaded to the stand-in /autograder and
+graded with the smoke profile and a quarter of the rubric's time limits (hangs cost less).
+"""
+from __future__ import annotations
+
+import socket
+from typing import Iterator
+
+import pytest
+
+from autograder.rubric import load_rubric
+from autograder.sandbox import processes_of
+from autograder.training import load_profile
+
+from .gradescope_layout import SimulatedGradescope
+from .submissions.hostile import HOSTILE, LISTENER_PORT, Hostile
+from .test_gradescope import assert_complete_and_valid
+
+SECRETS = ("LEAKED", "NETWORK-REACHED")
+
+
+def files_behind(check: str) -> set[str]:
+    """The student files a check's result depends on."""
+    part = load_rubric()[check].part
+    if part != "training":
+        return {part}
+    entry = load_profile("smoke")[0][check]
+    files = {"train.py"} if entry.student_loop else set()
+    if entry.module:
+        files |= {f"{entry.module}.py"} | ({"resnet.py"} if entry.module == "senet" else set())
+    return files
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A socket on localhost the network attack dials; it must never see a connection."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", LISTENER_PORT))
+    server.listen()
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=[h.name for h in HOSTILE])
+def test_a_hostile_submission_earns_nothing_it_did_not_earn(hostile: Hostile, gradescope: SimulatedGradescope,
+                                                            listener: socket.socket) -> None:
+    if hostile.needs_root and gradescope.uid is None:
+        pytest.skip("needs the sandbox's own user and network namespace: run the tests as root")
+    graded = gradescope.grade(hostile.files(), "--time-limit-scale", "0.25")
+    assert_complete_and_valid(graded)
+    if hostile.base == "skeleton":
+        assert graded.results["score"] == 0, f"{hostile.name} earned {graded.results['score']} points"
+    else:
+        touched = {name for name, _, _ in hostile.edits}
+        assert hostile.loses <= graded.failed, f"not caught: {sorted(hostile.loses - graded.failed)}"
+        collateral = {c for c in graded.failed if not files_behind(c) & touched}
+        assert not collateral, f"checks of untouched parts failed: {sorted(collateral)}"
+    everything = graded.stdout + "\n".join(t["output"] for t in graded.results["tests"]) + graded.results["output"]
+    assert not [s for s in SECRETS if s in everything], "the submission reached a secret or the network"
+    with pytest.raises(BlockingIOError):
+        listener.accept()
+    if gradescope.uid is not None:
+        assert processes_of(gradescope.uid) == [], "processes of the sandbox user outlived the grading"

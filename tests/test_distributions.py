@@ -1,0 +1,110 @@
+"""What leaves the repository: autograder.zip, the Dockerfile and the student release."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.distribute import gradescope_entries, student_entries, write_zip
+from autograder.rubric import load_rubric
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+MARKERS = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+
+
+@pytest.fixture(scope="module")
+def gradescope_zip(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    target = tmp_path_factory.mktemp("dist") / "autograder.zip"
+    write_zip(gradescope_entries(), target)
+    return zipfile.ZipFile(target)
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("dist") / "student.zip"
+    write_zip(student_entries(), target, "cnn-lab/")
+    with zipfile.ZipFile(target) as archive:
+        archive.extractall(target.parent)
+    return target.parent / "cnn-lab"
+
+
+def test_the_zip_has_gradescopes_layout(gradescope_zip: zipfile.ZipFile) -> None:
+    names = set(gradescope_zip.namelist())
+    assert {"setup.sh", "run_autograder", "pyproject.toml", "solutions/resnet.py", "assignment/resnet.py",
+            "autograder/conftest.py", "autograder/thresholds.json", "data_scripts/prepare.py"} <= names
+    assert gradescope_zip.getinfo("run_autograder").external_attr >> 16 & 0o111, "run_autograder is not executable"
+    assert not [n for n in names if "__pycache__" in n or "/prepared/" in n or n.startswith((".venv", "tests/"))]
+
+
+def test_the_scripts_and_the_dockerfile_pass_their_linters() -> None:
+    scripts = [REPO / "autograder" / "gradescope" / name for name in ("setup.sh", "run_autograder")]
+    for linter in ([str(BIN / "shellcheck"), *map(str, scripts), str(REPO / ".ci" / "run")],
+                   [str(BIN / "hadolint"), str(REPO / "Dockerfile")]):
+        done = subprocess.run(linter, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_dockerfile_installs_what_the_zip_holds(gradescope_zip: zipfile.ZipFile) -> None:
+    """Both run setup.sh over the same source tree; the image copies exactly the zip's top-level parts."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    copied = {part for line in dockerfile.splitlines() if line.startswith("COPY ")
+              for part in line.split()[1:-1]}
+    in_zip = {name.split("/")[0] for name in gradescope_zip.namelist()} - {"setup.sh", "run_autograder"}
+    assert copied == in_zip
+    assert "autograder/gradescope/setup.sh" in dockerfile and "ARG BASE_IMAGE=gradescope/autograder-base" in dockerfile
+    setup = (REPO / "autograder" / "gradescope" / "setup.sh").read_text()
+    assert "torch==2.14.1 torchvision==0.29.1" in setup and "whl/cpu" in setup
+    assert "-m data_scripts.prepare" in setup, "the data must be prepared when the image is built"
+
+
+def code_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_the_release_holds_no_solution_code(release: Path) -> None:
+    """No solution region appears in the release: no two of its lines in a row, nor a one-line region."""
+    assert not (release / "solutions").exists()
+    pairs, lines = set(), set()
+    for path in (p for p in release.rglob("*") if p.is_file()):
+        released = code_lines(path.read_text(errors="replace"))
+        lines |= set(released)
+        pairs |= set(zip(released, released[1:]))
+    for solution in sorted((REPO / "solutions").glob("*.py")):
+        for region in MARKERS.findall(solution.read_text()):
+            code = code_lines(region)
+            leaked = set(zip(code, code[1:])) & pairs if len(code) > 1 else set(code) & lines
+            assert not leaked, f"{solution.name}: {sorted(leaked)} appear in the release"
+
+
+def test_the_release_has_only_visible_checks_and_bare_thresholds(release: Path) -> None:
+    rubric = load_rubric()
+    defined = set(re.findall(r"^def (test_\w+)", "\n".join(
+        p.read_text() for p in (release / "autograder").glob("test_*.py")), re.M))
+    assert defined, "no checks in the release"
+    assert {rubric[name].visibility for name in defined} == {"visible"}
+    assert {c.id for c in rubric.values() if c.visibility == "visible"} <= defined, "a visible check is missing"
+    thresholds = json.loads((release / "autograder" / "thresholds.json").read_text())
+    assert {key for checks in thresholds.values() for entry in checks.values() for key in entry} == {"threshold"}
+    for tool in ("calibrate.py", "skeleton.py", "run_autograder.py", "distribute.py"):
+        assert not (release / "autograder" / tool).exists(), f"{tool} is an instructor tool"
+
+
+def test_the_release_grades_a_students_work_on_its_own(release: Path, tmp_path: Path) -> None:
+    """With the solution's files in assignment/, every check the release can run passes."""
+    release = Path(shutil.copytree(release, tmp_path / "cnn-lab"))
+    for name in ("resnet.py", "densenet.py", "mobilenet.py", "senet.py", "train.py"):
+        shutil.copy(REPO / "solutions" / name, release / "assignment" / name)
+    done = subprocess.run([sys.executable, "-m", "pytest", "autograder", "-m", "not training", "-q",
+                           "-p", "no:cacheprovider", "--results-json", str(tmp_path / "results.json")],
+                          cwd=release, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "skipped" in done.stdout, "the checks that need the reference solution should be skipped"
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert all(t["status"] == "passed" for t in results["tests"])

@@ -1,0 +1,74 @@
+"""Gradescope end to end: uploads graded through run_autograder in a stand-in /autograder."""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from autograder.results import results_problems
+from autograder.rubric import load_rubric
+from autograder.submission_files import STUDENT_FILES
+
+from .gradescope_layout import Graded, SimulatedGradescope
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def solution_files(*names: str) -> dict[str, str]:
+    return {name: (REPO / "solutions" / name).read_text() for name in names or STUDENT_FILES}
+
+
+def assert_complete_and_valid(graded: Graded) -> None:
+    assert results_problems(graded.results) == []
+    numbers = {t.get("number") for t in graded.results["tests"]}
+    missing = [c.id for c in load_rubric().values() if c.number not in numbers]
+    assert not missing, f"checks missing from results.json: {missing}"
+
+
+def failed_parts(graded: Graded) -> set[str]:
+    rubric = load_rubric()
+    return {rubric[check].part for check in graded.failed}
+
+
+def test_the_solution_uploaded_as_files_scores_full_marks(gradescope: SimulatedGradescope) -> None:
+    graded = gradescope.grade(solution_files())
+    assert_complete_and_valid(graded)
+    assert graded.results["score"] == 100, [t for t in graded.results["tests"] if t["status"] == "failed"]
+    assert "Graded your resnet.py (from resnet.py)" in graded.results["output"]
+
+
+def test_the_skeleton_scores_zero_with_every_check_listed(gradescope: SimulatedGradescope) -> None:
+    graded = gradescope.grade({name: (REPO / "assignment" / name).read_text() for name in STUDENT_FILES})
+    assert_complete_and_valid(graded)
+    assert graded.results["score"] == 0
+    other_reasons = [t["name"] for t in graded.results["tests"] if "is yours to write" not in t["output"]]
+    assert not other_reasons, f"skeleton checks that did not report the NotImplementedError: {other_reasons}"
+
+
+def test_a_zipped_partial_upload_with_junk_grades_what_is_there(gradescope: SimulatedGradescope) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name, text in solution_files("resnet.py", "train.py").items():
+            zipped.writestr(f"lab/{name}", text)
+        zipped.writestr("lab/conftest.py", "import sys; sys.exit(3)\n")
+        zipped.writestr("lab/__MACOSX/._resnet.py", "junk")
+    upload = {"submission.zip": archive.getvalue(), "torch.py": "raise SystemExit\n",
+              "sitecustomize.py": "raise SystemExit\n", "checkpoint.pth": b"\0" * 4096,
+              "notes/baseline.py": "class LeNet5: pass\n"}
+    graded = gradescope.grade(upload)
+    assert_complete_and_valid(graded)
+    assert failed_parts(graded) == {"densenet.py", "mobilenet.py", "senet.py", "training"}
+    assert not graded.failed & {"test_train_resnet18_cifar10", "test_train_student_loop_cifar10"}
+    report = graded.results["output"]
+    assert "Graded your resnet.py (from submission.zip:lab/resnet.py)" in report
+    for ignored in ("torch.py", "sitecustomize.py", "checkpoint.pth", "notes/baseline.py", "lab/conftest.py"):
+        assert ignored in report, f"{ignored} is not reported as ignored"
+    assert "graded as the unmodified skeleton: densenet.py, mobilenet.py, senet.py" in report
+
+
+def test_a_grader_failure_still_writes_valid_results_with_the_reason(gradescope: SimulatedGradescope) -> None:
+    graded = gradescope.grade(solution_files(), "--time-limit", "3")
+    assert_complete_and_valid(graded)
+    assert graded.results["score"] == 0
+    error = next(t for t in graded.results["tests"] if t["name"] == "autograder error")
+    assert error["visibility"] == "visible" and "did not finish within 3 s" in error["output"]
