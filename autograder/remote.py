@@ -114,7 +114,9 @@ class SubprocessWorker(Worker):
 
     def kill_strays(self) -> None:
         if self.sandbox is not None and self.process is not None:
-            self.sandbox.kill_leftovers(spare=self.process.pid)
+            if self.sandbox.kill_leftovers(spare=self.process.pid):
+                # Forked copies of the worker share its pipes and may have left replies in them.
+                self.close()
 
     def close(self) -> None:
         if self.process is None:

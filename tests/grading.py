@@ -86,7 +86,7 @@ def build_corpus(root: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
 
 def grade_all(folders: dict[str, tuple[Path, tuple[str, ...]]], workdir: Path, jobs: int = 2) -> dict[str, Grade]:
     """Unit-only gradings `jobs` at a time; gradings that train one at a time, with the cores to themselves."""
-    unit = {n: f for n, f in folders.items() if UNIT_ONLY == f[1][-2:]}
+    unit = {n: f for n, f in folders.items() if f[1] == UNIT_ONLY}
     with ThreadPoolExecutor(jobs) as pool:
         futures = {name: pool.submit(grade, path, workdir, *args) for name, (path, args) in unit.items()}
         grades = {name: future.result() for name, future in futures.items()}
