@@ -57,6 +57,9 @@ class Sandbox:
         """Lay out `root`: worker/ (read-only), cache/ (empty, read-only) and home/ (the user's)."""
         root = root.resolve()
         if root.exists():
+            for path in [root, *root.rglob("*")]:  # a previous sandbox's read-only folders
+                if path.is_dir() and not path.is_symlink():
+                    path.chmod(0o755)
             shutil.rmtree(root)
         (root / "worker").mkdir(parents=True)
         for name in WORKER_MODULES:
@@ -78,10 +81,13 @@ class Sandbox:
 
     def command(self, worker_args: list[str]) -> list[str]:
         """The command line that starts the worker inside the sandbox."""
+        return self.launch([self.python, "-I", str(self.worker_script), *worker_args])
+
+    def launch(self, command: list[str]) -> list[str]:
+        """`command`, prefixed so that it runs inside the sandbox."""
         config = {"uid": self.uid, "gid": self.gid, "home": str(self.root / "home"),
                   "isolate_network": self.isolate_network, "limits": asdict(self.limits)}
-        return [self.python, "-I", str(self.root / "worker" / "sandbox_launch.py"), json.dumps(config), "--",
-                self.python, "-I", str(self.worker_script), *worker_args]
+        return [self.python, "-I", str(self.root / "worker" / "sandbox_launch.py"), json.dumps(config), "--", *command]
 
     def environment(self) -> dict[str, str]:
         """A scrubbed environment: no tokens or paths of the grader's, model caches pointing nowhere useful."""

@@ -80,7 +80,7 @@ class TrainingRun:
         return loss_sum.item() / samples
 
     @torch.no_grad()
-    def predict(self, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    def predict(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """Logits for uint8 images (N, C, H, W), in eval mode."""
         self.model.eval()
         mean = torch.tensor(self.mean, device=self.device).view(1, -1, 1, 1) * 255

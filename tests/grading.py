@@ -68,14 +68,14 @@ def build_corpus(root: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
     """Every graded folder of the validity suite, with the pytest arguments it is graded with.
 
     The solution gets every check, training included (cpu profile); the skeleton too (its
-    checks fail at once); variants and unit mutants get the unit checks, and each training
-    mutant only the training check it is paired with.
+    checks fail at once); variants every check with the smoke profile's training; unit
+    mutants the unit checks, and each training mutant only the training check it is paired with.
     """
     full = ("--budget", "cpu")
     folders: dict[str, tuple[Path, tuple[str, ...]]] = {
         "solution": (copy_solution(root / "solution"), full), "skeleton": (REPO / "assignment", full)}
-    for name in variant_names():
-        folders[f"variant:{name}"] = (build_variant(name, root / f"variant-{name}"), UNIT_ONLY)
+    for name in variant_names():  # trained too, under the quick smoke profile
+        folders[f"variant:{name}"] = (build_variant(name, root / f"variant-{name}"), ("--budget", "smoke"))
     for mutant in MUTANTS:
         folders[f"mutant:{mutant.name}"] = (build_mutant(mutant, root / f"mutant-{mutant.name}"), UNIT_ONLY)
     for case in TRAINING_MUTANTS:

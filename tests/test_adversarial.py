@@ -2,6 +2,7 @@
 
 Each case of `tests/submissions/hostile.py` is uploaded to the stand-in /autograder and
 graded with the smoke profile and a quarter of the rubric's time limits (hangs cost less).
+`pytest tests/test_adversarial.py -s` prints a table row per attack: points, time, feedback.
 """
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ def test_a_hostile_submission_earns_nothing_it_did_not_earn(hostile: Hostile, gr
     if hostile.needs_root and gradescope.uid is None:
         pytest.skip("needs the sandbox's own user and network namespace: run the tests as root")
     graded = gradescope.grade(hostile.files(), "--time-limit-scale", "0.25")
+    lost = [t for t in graded.results["tests"] if t["score"] < t["max_score"]]
+    said = (lost[0]["output"].strip().splitlines() or ["-"])[0][:140] if lost else "-"
+    print(f"\n| {hostile.name} | {graded.results['score']:g} | {graded.seconds:.0f} s | {said} |")  # with -s: a table
     assert_complete_and_valid(graded)
     if hostile.base == "skeleton":
         assert graded.results["score"] == 0, f"{hostile.name} earned {graded.results['score']} points"

@@ -40,7 +40,7 @@ def test_solution_scores_full_marks(graded: dict[str, Grade]) -> None:
 def test_correct_variant_scores_full_marks(graded: dict[str, Grade], name: str) -> None:
     result = graded[f"variant:{name}"]
     assert result.failed == set(), f"{name} lost points on {sorted(result.failed)}:\n{result.output[-3000:]}"
-    assert result.score == UNIT_POINTS
+    assert result.score == TOTAL
 
 
 def test_skeleton_scores_zero_with_every_check_reported(graded: dict[str, Grade]) -> None:

@@ -1,0 +1,99 @@
+"""The sandbox: limits that still let torch work, and, as root, another user without network."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.remote import StudentError, Submission, SubprocessWorker
+from autograder.sandbox import Limits, Sandbox, processes_of
+
+from .gradescope_layout import SANDBOX_UID, sandbox_python
+
+REPO = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import json, os, resource, socket, sys
+report = {"ids": [os.getuid(), os.geteuid(), os.getgid(), os.getgroups()], "cwd": os.getcwd(),
+          "address_space": resource.getrlimit(resource.RLIMIT_AS)[0],
+          "processes": resource.getrlimit(resource.RLIMIT_NPROC)[0],
+          "torch_home": os.environ.get("TORCH_HOME"), "environment": sorted(os.environ)}
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2).close()
+    report["network"] = "reached"
+except OSError as error:
+    report["network"] = str(error)
+try:
+    open(sys.argv[2]).read()
+    report["secret"] = "read"
+except OSError as error:
+    report["secret"] = type(error).__name__
+try:
+    os.setuid(0)
+    report["root"] = "regained"
+except PermissionError:
+    report["root"] = "refused"
+try:
+    open(os.path.join(os.environ["TORCH_HOME"], "weights.pth"), "w")
+    report["cache"] = "writable"
+except OSError:
+    report["cache"] = "read-only"
+print(json.dumps(report))
+"""
+
+
+def test_the_worker_imports_torch_and_runs_under_the_limits_and_big_allocations_fail(tmp_path: Path) -> None:
+    sandbox = Sandbox.create(tmp_path / "sandbox", limits=Limits())
+    worker = SubprocessWorker(REPO / "solutions", sandbox)
+    try:
+        block = Submission(worker).build("resnet", "BasicBlock", 8, 16, 2)
+        assert block.forward(torch.randn(2, 8, 8, 8)).shape == (2, 16, 4, 4)
+        huge = tmp_path / "huge"
+        huge.mkdir()
+        (huge / "resnet.py").write_text("import torch\nHOG = torch.empty(40 << 30, dtype=torch.uint8)\n")
+    finally:
+        worker.close()
+    worker = SubprocessWorker(huge, sandbox)
+    try:
+        with pytest.raises(StudentError, match="importing resnet.py raised RuntimeError.*allocat"):
+            Submission(worker).build("resnet", "BasicBlock", 8, 8)
+    finally:
+        worker.close()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="dropping privileges needs root")
+def test_as_root_the_sandbox_user_has_no_network_no_secrets_and_no_way_back() -> None:
+    root = Path(tempfile.mkdtemp(prefix="sandbox-", dir="/tmp"))  # pytest's temporary folders are closed to others
+    try:
+        root.chmod(0o711)
+        python = sandbox_python(root / "venv", SANDBOX_UID)
+        if python is None:
+            pytest.skip("no interpreter the sandbox user can run")
+        secret = root / "secret"
+        secret.write_text("solution")
+        secret.chmod(0o600)
+        sandbox = Sandbox.create(root / "sandbox", SANDBOX_UID, SANDBOX_UID, python=python)
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            done = subprocess.run(sandbox.launch([python, "-I", "-c", PROBE, str(listener.getsockname()[1]),
+                                                  str(secret)]),
+                                  env=sandbox.environment(), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert report["ids"] == [SANDBOX_UID, SANDBOX_UID, SANDBOX_UID, []]
+        assert report["root"] == "refused" and report["secret"] == "PermissionError"
+        assert report["network"] != "reached" and sandbox.isolate_network
+        assert report["address_space"] == Limits().address_space_bytes and report["processes"] == Limits().processes
+        assert report["cache"] == "read-only" and report["cwd"] == str(sandbox.root / "home")
+        assert "CNNLAB_AUTOGRADER_ROOT" not in report["environment"] and "PYTHONPATH" not in report["environment"]
+        assert processes_of(SANDBOX_UID) == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
