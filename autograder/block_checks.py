@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from .probes import close, reference_bn_state, student_bn_state, transplant
-from .remote import RemoteModule, Submission
+from .remote import RemoteModule, StudentError, StudentTimeout, Submission, WorkerCrashed
 
 # Derandomized and without an example database: every grading run tries the same inputs.
 PROPERTY = settings(max_examples=12, deadline=None, derandomize=True, database=None, report_multiple_bugs=False,
@@ -37,10 +37,21 @@ def assert_shapes_property(
     expected_shape: Callable[[dict], tuple], strategy: st.SearchStrategy = block_inputs(),
 ) -> None:
     """For many configurations: output shape as the spec says, finite values; batch 1 runs in eval mode."""
+    crashed: list[StudentError] = []
 
     @PROPERTY
     @given(case=strategy)
     def run(case: dict) -> None:
+        if crashed:
+            # A worker restart takes seconds; shrinking would restart it for every smaller example.
+            raise crashed[0]
+        try:
+            run_case(case)
+        except (WorkerCrashed, StudentTimeout) as error:
+            crashed.append(error)
+            raise
+
+    def run_case(case: dict) -> None:
         args = make_args(case)
         block = student.build(module, *args)
         x = torch.randn(case["batch"], case["in_channels"], case["height"], case["width"])

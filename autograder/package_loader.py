@@ -7,6 +7,7 @@ folder is loaded as a package under a name of the caller's choosing; it needs no
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
@@ -18,9 +19,11 @@ def load_package(folder: Path, name: str) -> ModuleType:
     for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
         del sys.modules[key]
     init = folder / "__init__.py"
-    spec = importlib.util.spec_from_file_location(
-        name, init if init.is_file() else None, submodule_search_locations=[str(folder)]
-    )
+    if init.is_file():
+        spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
+    else:  # a plain folder of modules: a package with no code of its own
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = [str(folder)]
     if spec is None:
         raise ImportError(f"cannot load {folder} as a package")
     package = importlib.util.module_from_spec(spec)

@@ -59,8 +59,15 @@ def sandbox_ids(user: str) -> tuple[int, int] | None:
         return None
     uid, _, gid = user.partition(":")
     if uid.isdigit():
+        if int(uid) == 0:
+            raise ValueError("submission code must not run as root")
         return int(uid), int(gid or uid)
-    entry = pwd.getpwnam(user)  # setup.sh creates the user
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise LookupError(f"the sandbox user {user!r} does not exist: setup.sh creates it, or pass --user") from None
+    if entry.pw_uid == 0:
+        raise ValueError("submission code must not run as root")
     return entry.pw_uid, entry.pw_gid
 
 

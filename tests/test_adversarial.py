@@ -53,7 +53,8 @@ def test_a_hostile_submission_earns_nothing_it_did_not_earn(hostile: Hostile, gr
         pytest.skip("needs the sandbox's own user and network namespace: run the tests as root")
     graded = gradescope.grade(hostile.files(), "--time-limit-scale", "0.25")
     lost = [t for t in graded.results["tests"] if t["score"] < t["max_score"]]
-    said = (lost[0]["output"].strip().splitlines() or ["-"])[0][:140] if lost else "-"
+    said = next((line for line in (lost[0]["output"].splitlines() if lost else [])
+                 if line.strip() and not line.startswith("Expected:")), "-")[:140]
     print(f"\n| {hostile.name} | {graded.results['score']:g} | {graded.seconds:.0f} s | {said} |")  # with -s: a table
     assert_complete_and_valid(graded)
     if hostile.base == "skeleton":

@@ -255,7 +255,7 @@ HOSTILE = [
             loses=frozenset({"test_evaluate_accuracy", "test_evaluate_changes_nothing"})),
     Hostile("fork_bomb", "forks without end in DepthwiseSeparableConv.forward", "solution",
             (("mobilenet.py", FORWARD["mobilenet.py"], "import os\nwhile True:\n    os.fork()"),),
-            loses=frozenset({"test_depthwise_separable_output_shape", "test_depthwise_conv_is_per_channel",
+            loses=frozenset({"test_depthwise_separable_output_shape", "test_depthwise_separable_gradient_flow",
                              "test_train_mobilenet_cifar10"}), needs_root=True),
     Hostile("allocate_tens_of_gigabytes", "allocates 40 GB in SEBlock.forward", "solution",
             (("senet.py", FORWARD["senet.py"], "hog = torch.empty(40 << 30, dtype=torch.uint8)\nhog.fill_(1)"),),
