@@ -174,6 +174,8 @@ def _death_message(code: int | None) -> str:
         name = signal.Signals(-code).name
         return f"the worker running the submission was killed by {name}" + (
             " (out of memory?)" if name == "SIGKILL" else "")
+    if code is None:
+        return "the worker running the submission closed its pipes (os._exit() in a child, or a crash in native code)"
     return f"the submission ended the worker process (exit status {code}): os._exit() or a crash in native code"
 
 

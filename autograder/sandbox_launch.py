@@ -2,8 +2,9 @@
 
     python -I sandbox_launch.py CONFIG_JSON -- PYTHON -I worker.py ARGS...
 
-In this order: leave the network namespace (needs root), set the resource limits, drop the
-supplementary groups, the group and the user, check that root cannot be regained, then exec.
+In this order: volunteer for the out-of-memory killer, leave the network namespace (needs
+root), set the resource limits, drop the supplementary groups, the group and the user, check
+that root cannot be regained, then exec.
 Standard library only: it runs before anything else in the sandbox.
 """
 import ctypes
@@ -19,6 +20,10 @@ LIMITS = {"cpu_seconds": resource.RLIMIT_CPU, "address_space_bytes": resource.RL
 
 
 def enter(config: dict) -> None:
+    # Under memory pressure the kernel kills the submission's processes first, never the judge:
+    # a fork bomb's copies of the worker can together exhaust memory that no rlimit counts.
+    with open("/proc/self/oom_score_adj", "w") as file:
+        file.write("1000")
     if config["isolate_network"]:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.unshare(CLONE_NEWNET) != 0:

@@ -57,6 +57,8 @@ def test_a_hostile_submission_earns_nothing_it_did_not_earn(hostile: Hostile, gr
                  if line.strip() and not line.startswith("Expected:")), "-")[:140]
     print(f"\n| {hostile.name} | {graded.results['score']:g} | {graded.seconds:.0f} s | {said} |")  # with -s: a table
     assert_complete_and_valid(graded)
+    failure = [t["output"] for t in graded.results["tests"] if t["name"] == "autograder error"]
+    assert not failure, f"the grader itself failed: {failure[0]}\n{graded.stdout[-4000:]}"
     if hostile.base == "skeleton":
         assert graded.results["score"] == 0, f"{hostile.name} earned {graded.results['score']} points"
     else:

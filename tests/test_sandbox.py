@@ -24,7 +24,8 @@ import json, os, resource, socket, sys
 report = {"ids": [os.getuid(), os.geteuid(), os.getgid(), os.getgroups()], "cwd": os.getcwd(),
           "address_space": resource.getrlimit(resource.RLIMIT_AS)[0],
           "processes": resource.getrlimit(resource.RLIMIT_NPROC)[0],
-          "torch_home": os.environ.get("TORCH_HOME"), "environment": sorted(os.environ)}
+          "torch_home": os.environ.get("TORCH_HOME"), "environment": sorted(os.environ),
+          "oom_score_adj": open("/proc/self/oom_score_adj").read().strip()}
 try:
     socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2).close()
     report["network"] = "reached"
@@ -93,6 +94,7 @@ def test_as_root_the_sandbox_user_has_no_network_no_secrets_and_no_way_back() ->
         assert report["network"] != "reached" and sandbox.isolate_network
         assert report["address_space"] == Limits().address_space_bytes and report["processes"] == Limits().processes
         assert report["cache"] == "read-only" and report["cwd"] == str(sandbox.root / "home")
+        assert report["oom_score_adj"] == "1000", "the out-of-memory killer must pick submission code first"
         assert "CNNLAB_AUTOGRADER_ROOT" not in report["environment"] and "PYTHONPATH" not in report["environment"]
         assert processes_of(SANDBOX_UID) == []
     finally:
