@@ -204,7 +204,10 @@ class TrainingMutant:
     """A bug and the training check run on it: `breaks_training` says whether that check must fail.
 
     Bugs that still train well at this size are listed too (breaks_training=False): the
-    training checks cannot see them, and the unit checks named in `unit_checks` must.
+    training checks cannot see them, and the unit checks named in `unit_checks` must. A bug
+    that lands at the threshold is neither: detached_shortcut reaches 41.4% on
+    resnet18_cifar10 against a threshold of 41.5% (solution 47.2%), so it is left out here
+    and left to the stem-gradient unit check.
     """
 
     mutant: Mutant
@@ -249,8 +252,6 @@ TRAINING_MUTANTS = [
                    _by_name("concatenation_missing_input").caught_by),
     TrainingMutant(_by_name("relu_before_addition"), "test_train_resnet18_cifar10", False,
                    _by_name("relu_before_addition").caught_by),
-    TrainingMutant(_by_name("detached_shortcut"), "test_train_resnet18_cifar10", False,
-                   _by_name("detached_shortcut").caught_by),
     TrainingMutant(_by_name("se_no_sigmoid"), "test_train_se_resnet18_cifar10", False,
                    _by_name("se_no_sigmoid").caught_by),
 ]
