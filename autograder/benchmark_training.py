@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from .processes import process_statuses
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -21,15 +23,7 @@ def tree_rss_bytes(root: int) -> int:
     """Resident memory of `root` and all its descendants."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        pid = int(entry)
+    for pid, fields in process_statuses().items():
         children.setdefault(int(fields["PPid"]), []).append(pid)
         rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
     total, stack = 0, [root]

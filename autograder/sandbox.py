@@ -21,6 +21,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .processes import process_statuses
+
 HERE = Path(__file__).resolve().parent
 # What the worker imports: itself and the standard-library-and-torch modules beside it.
 WORKER_MODULES = ("worker.py", "wire.py", "package_loader.py", "loop_fixtures.py", "training_run.py",
@@ -129,20 +131,7 @@ def kill_processes_of(uid: int, spare: int | None = None) -> int:
 
 def processes_of(uid: int) -> list[int]:
     """Process ids whose real user id is `uid`."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("Uid:"):
-                if int(line.split()[1]) == uid:
-                    pids.append(int(entry))
-                break
-    return pids
+    return [pid for pid, fields in process_statuses().items() if int(fields["Uid"].split()[0]) == uid]
 
 
 def network_namespace_available() -> bool:
