@@ -24,7 +24,7 @@ from .package_loader import load_module
 from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker
 from .results import Outcome, results_document, write_atomically
 from .rubric import load_rubric
-from .sandbox import Sandbox
+from .sandbox import Sandbox, resolve_user
 from .training import load_profile, load_thresholds, train_and_measure
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "calibrated for, else cpu)")
     group.addoption("--sandbox", type=Path, default=None,
                     help="run the graded code from a sandbox laid out in this (new) folder, with resource limits")
-    group.addoption("--sandbox-user", default=None, metavar="UID[:GID]",
+    group.addoption("--sandbox-user", default=None, metavar="NAME|UID[:GID]",
                     help="with --sandbox, run the graded code as this user (needs root), without network")
     group.addoption("--sandbox-python", default=sys.executable,
                     help="with --sandbox, the interpreter the sandbox user runs (it must be able to read it)")
@@ -91,9 +91,8 @@ def sandbox(pytestconfig: pytest.Config) -> Sandbox | None:
     if root is None:
         return None
     user = pytestconfig.getoption("sandbox_user")
-    uid, _, gid = user.partition(":") if user else ("", "", "")
-    return Sandbox.create(root, int(uid) if uid else None, int(gid) if gid else None,
-                          python=pytestconfig.getoption("sandbox_python"))
+    uid, gid = resolve_user(user) if user else (None, None)
+    return Sandbox.create(root, uid, gid, python=pytestconfig.getoption("sandbox_python"))
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from .results import results_problems, write_atomically
 from .rubric import load_rubric
-from .sandbox import kill_processes_of
+from .sandbox import kill_processes_of, resolve_user
 from .submission_files import prepare_graded_folder
 
 SOURCE = Path(__file__).resolve().parent.parent
@@ -51,24 +50,6 @@ class Layout:
     @property
     def work(self) -> Path:
         return self.root / "grading"
-
-
-def sandbox_ids(user: str) -> tuple[int, int] | None:
-    """(uid, gid) to run submission code as; None when not root (nothing to drop)."""
-    if os.getuid() != 0:
-        return None
-    uid, _, gid = user.partition(":")
-    if uid.isdigit():
-        if int(uid) == 0:
-            raise ValueError("submission code must not run as root")
-        return int(uid), int(gid or uid)
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise LookupError(f"the sandbox user {user!r} does not exist: setup.sh creates it, or pass --user") from None
-    if entry.pw_uid == 0:
-        raise ValueError("submission code must not run as root")
-    return entry.pw_uid, entry.pw_gid
 
 
 def lock_down(layout: Layout, source: Path) -> None:
@@ -150,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     layout, started = Layout(args.root.resolve()), time.monotonic()
     ids, output = None, ""
     try:
-        ids = sandbox_ids(args.user)
+        ids = resolve_user(args.user) if os.getuid() == 0 else None  # not root: no privileges to drop
         if ids is not None:
             lock_down(layout, SOURCE)
         layout.work.mkdir(parents=True, exist_ok=True)
@@ -164,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                    "--results-json", str(raw), "--sandbox", str(layout.work / "sandbox"),
                    "--sandbox-python", args.sandbox_python, "-p", "no:cacheprovider", "-q", "-o", "addopts="]
         if ids is not None:
-            command += ["--sandbox-user", f"{ids[0]}:{ids[1]}"]
+            command += ["--sandbox-user", args.user]
         command += ["--time-limit-scale", str(args.time_limit_scale)]
         if args.budget:
             command += ["--budget", args.budget]

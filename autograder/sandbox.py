@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -110,6 +111,22 @@ class Sandbox:
         user = f"user id {self.uid}" if self.uid is not None else "the grader's own user (not root: no privileges to drop)"
         network = "no network" if self.isolate_network else "network NOT isolated (no network namespace available)"
         return f"submission code runs as {user}, {network}, limits {asdict(self.limits)}"
+
+
+def resolve_user(spec: str) -> tuple[int, int]:
+    """(uid, gid) of a user given as a name, UID or UID:GID; never root."""
+    uid, _, gid = spec.partition(":")
+    if uid.isdigit():
+        ids = int(uid), int(gid or uid)
+    else:
+        try:
+            entry = pwd.getpwnam(spec)
+        except KeyError:
+            raise LookupError(f"the sandbox user {spec!r} does not exist: setup.sh creates it") from None
+        ids = entry.pw_uid, entry.pw_gid
+    if ids[0] == 0:
+        raise ValueError("submission code must not run as root")
+    return ids
 
 
 def kill_processes_of(uid: int, spare: int | None = None) -> int:
