@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .results import results_problems, write_atomically
+from .results import Outcome, results_document, results_problems, write_atomically
 from .rubric import load_rubric
 from .sandbox import kill_processes_of, resolve_user
 from .submission_files import prepare_graded_folder
@@ -91,30 +91,34 @@ def run_judge(command: list[str], cwd: Path, time_limit: float) -> str | None:
     return reason
 
 
-def every_check_failed(reason: str, seconds: float) -> dict:
+def every_check_failed(reason: str) -> dict:
     """A results document listing every check at 0 points, behind an "autograder error" test."""
-    tests = [{"name": "autograder error", "score": 0.0, "max_score": 0.0, "status": "failed",
-              "output": f"The autograder could not grade this submission: {reason}. "
-                        "Your instructor has been shown the details; resubmitting may help.",
-              "visibility": "visible"}]
-    tests += [{"name": f"{c.number} {c.id}", "number": c.number, "score": 0.0, "max_score": c.points,
-               "status": "failed", "output": "not run: the autograder failed before this check",
-               "visibility": c.visibility} for c in load_rubric().values()]
-    return {"score": 0.0, "execution_time": round(seconds, 1), "output": "", "visibility": "visible",
-            "stdout_visibility": "hidden", "tests": tests}
+    document = results_document([
+        Outcome(f"{c.number} {c.id}", c.number, c.part, 0.0, c.points, c.visibility,
+                "not run: the autograder failed before this check") for c in load_rubric().values()], seconds=0.0)
+    document["tests"].insert(0, {
+        "name": "autograder error", "score": 0.0, "max_score": 0.0, "status": "failed", "visibility": "visible",
+        "output": f"The autograder could not grade this submission: {reason}. "
+                  "Your instructor has been shown the details; resubmitting may help."})
+    return document
 
 
-def judge_results(path: Path, reason: str | None, seconds: float) -> dict:
+def unlisted_checks(document: dict) -> list[str]:
+    """Ids of the rubric's checks that have no test in a results document."""
+    listed = {t.get("number") for t in document.get("tests", [])}
+    return [c.id for c in load_rubric().values() if c.number not in listed]
+
+
+def judge_results(path: Path, reason: str | None) -> dict:
     """The judge's results.json if it is complete and valid, else the every-check-failed document."""
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        return every_check_failed(reason or f"the grader wrote no results ({error})", seconds)
+        return every_check_failed(reason or f"the grader wrote no results ({error})")
     problems = results_problems(document)
-    listed = {t.get("number") for t in document.get("tests", [])} if isinstance(document, dict) else set()
-    missing = [c.id for c in load_rubric().values() if c.number not in listed]
+    missing = unlisted_checks(document) if not problems else []
     if problems or missing:
-        return every_check_failed(reason or f"the grader's results were incomplete ({problems or missing})", seconds)
+        return every_check_failed(reason or f"the grader's results were incomplete ({problems or missing})")
     return document
 
 
@@ -150,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.budget:
             command += ["--budget", args.budget]
         reason = run_judge(command, SOURCE, args.time_limit)
-        document = judge_results(raw, reason, time.monotonic() - started)
+        document = judge_results(raw, reason)
     except Exception as error:  # the grader's own failure: still a valid, explained results.json
-        document = every_check_failed(f"{type(error).__name__}: {error}", time.monotonic() - started)
+        document = every_check_failed(f"{type(error).__name__}: {error}")
     if ids is not None:
         kill_processes_of(ids[0])
     document["output"] = "\n\n".join(part for part in (output, document.get("output", "")) if part)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from autograder.results import results_problems
 from autograder.rubric import load_rubric
+from autograder.run_autograder import unlisted_checks
 from autograder.submission_files import STUDENT_FILES
 
 from .gradescope_layout import Graded, SimulatedGradescope
@@ -20,8 +21,7 @@ def solution_files(*names: str) -> dict[str, str]:
 
 def assert_complete_and_valid(graded: Graded) -> None:
     assert results_problems(graded.results) == []
-    numbers = {t.get("number") for t in graded.results["tests"]}
-    missing = [c.id for c in load_rubric().values() if c.number not in numbers]
+    missing = unlisted_checks(graded.results)
     assert not missing, f"checks missing from results.json: {missing}"
 
 
