@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.distribute import gradescope_entries, write_zip
-from autograder.rubric import load_rubric
 from data_scripts.subsets import dataset_root
+
+from .grading import failed_checks
 
 REPO = Path(__file__).resolve().parent.parent
 SANDBOX_UID = 64000
@@ -40,9 +41,7 @@ class Graded:
 
     @property
     def failed(self) -> set[str]:
-        """Ids of the rubric checks that lost points."""
-        by_number = {c.number: c.id for c in load_rubric().values()}
-        return {by_number[t["number"]] for t in self.results["tests"] if "number" in t and t["score"] < t["max_score"]}
+        return failed_checks(self.results)
 
 
 def runs_python(python: str, uid: int) -> bool:

@@ -46,9 +46,13 @@ class Grade:
 
     @property
     def failed(self) -> set[str]:
-        """Ids of the checks that lost points."""
-        by_number = {c.number: c.id for c in load_rubric().values()}
-        return {by_number[t["number"]] for t in self.results.get("tests", []) if t["score"] < t["max_score"]}
+        return failed_checks(self.results)
+
+
+def failed_checks(results: dict) -> set[str]:
+    """Ids of the rubric checks that lost points in a results document."""
+    by_number = {c.number: c.id for c in load_rubric().values()}
+    return {by_number[t["number"]] for t in results.get("tests", []) if "number" in t and t["score"] < t["max_score"]}
 
 
 def grade(impl: Path, workdir: Path, *extra: str, threads: int | None = 1) -> Grade:
