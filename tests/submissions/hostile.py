@@ -15,12 +15,8 @@ from autograder.submission_files import STUDENT_FILES
 REPO = Path(__file__).resolve().parents[2]
 LISTENER_PORT = 47231  # the network attack dials this port on localhost; the test listens there
 
-FORWARD = {  # where a forward body starts, per file (the first one in the file)
-    "resnet.py": "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        ### BEGIN SOLUTION\n",
-    "densenet.py": "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        ### BEGIN SOLUTION\n",
-    "mobilenet.py": "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        ### BEGIN SOLUTION\n",
-    "senet.py": "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        ### BEGIN SOLUTION\n",
-}
+# The first forward body of each block file (BasicBlock, DenseLayer, DepthwiseSeparableConv, SEBlock).
+FORWARD = "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        ### BEGIN SOLUTION\n"
 EVALUATE = "def evaluate(model: nn.Module, loader: Batches, device: torch.device | str) -> float:\n"
 
 
@@ -237,8 +233,8 @@ HOSTILE = [
     Hostile("os_exit_at_import", "os._exit(0) when each file is imported", "skeleton",
             at_import("import os as _os\n_os._exit(0)")),
     Hostile("exit_inside_forward", "os._exit(0) in BasicBlock.forward, sys.exit(0) in DenseLayer.forward",
-            "solution", (("resnet.py", FORWARD["resnet.py"], "import os; os._exit(0)"),
-                         ("densenet.py", FORWARD["densenet.py"], "import sys; sys.exit(0)")),
+            "solution", (("resnet.py", FORWARD, "import os; os._exit(0)"),
+                         ("densenet.py", FORWARD, "import sys; sys.exit(0)")),
             loses=frozenset(RESNET_FORWARD | {"test_dense_layer_output_shape", "test_dense_layer_keeps_its_input",
                                               "test_train_densenet_cifar10"})),
     Hostile("patch_judge_functions", "replaces torch.allclose, torch.testing, builtins, unittest and pytest "
@@ -254,11 +250,11 @@ HOSTILE = [
             (("train.py", EVALUATE, "    while True:\n        pass"),),
             loses=frozenset({"test_evaluate_accuracy", "test_evaluate_changes_nothing"})),
     Hostile("fork_bomb", "forks without end in DepthwiseSeparableConv.forward", "solution",
-            (("mobilenet.py", FORWARD["mobilenet.py"], "import os\nwhile True:\n    os.fork()"),),
+            (("mobilenet.py", FORWARD, "import os\nwhile True:\n    os.fork()"),),
             loses=frozenset({"test_depthwise_separable_output_shape", "test_depthwise_separable_gradient_flow",
                              "test_train_mobilenet_cifar10"}), needs_root=True),
     Hostile("allocate_tens_of_gigabytes", "allocates 40 GB in SEBlock.forward", "solution",
-            (("senet.py", FORWARD["senet.py"], "hog = torch.empty(40 << 30, dtype=torch.uint8)\nhog.fill_(1)"),),
+            (("senet.py", FORWARD, "hog = torch.empty(40 << 30, dtype=torch.uint8)\nhog.fill_(1)"),),
             loses=frozenset({"test_se_block_output_shape", "test_se_block_zero_excitation_halves_the_input",
                              "test_se_basic_block_output_shape", "test_train_se_resnet18_cifar10"})),
     Hostile("open_network_socket", "connects to a listener on localhost and to public addresses", "skeleton",
@@ -270,7 +266,7 @@ HOSTILE = [
     Hostile("pretrained_weights", "loads pretrained ResNet weights through a computed torch.hub lookup",
             "skeleton", at_import(PRETRAINED, ("resnet.py",))),
     Hostile("detect_the_grader", "returns hard-coded zeros from BasicBlock when it sees the grader's worker",
-            "solution", (("resnet.py", FORWARD["resnet.py"], DETECT_GRADER),),
+            "solution", (("resnet.py", FORWARD, DETECT_GRADER),),
             loses=frozenset({"test_basic_block_identity_shortcut", "test_basic_block_projection_shortcut",
                              "test_basic_block_matches_reference", "test_train_resnet18_cifar10"})),
     Hostile("write_to_the_workers_pipes", "writes garbage to every inherited file descriptor at import",
