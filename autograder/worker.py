@@ -66,6 +66,7 @@ class Session:
         self.runs: dict[int, TrainingRun] = {}
         self.next_handle = 1
         self.package_loaded = False
+        self.policy_passed: set[str] = set()
 
     def run_student(self, kind: str, what: str, fn: Callable[[], Any]) -> Any:
         """Call student code, turning anything it raises (SystemExit included) into StudentCodeError."""
@@ -80,10 +81,12 @@ class Session:
     def module(self, name: str) -> Any:
         if not (self.impl / f"{name}.py").is_file():
             raise StudentCodeError("import", f"{name}.py is missing from the submission", "")
-        forbidden = import_policy.violations(self.impl / f"{name}.py")
-        if forbidden:
-            raise StudentCodeError("import", f"{name}.py uses {', '.join(forbidden)}: this lab asks you to write "
-                                             "the blocks yourself, without ready-made or pretrained models", "")
+        if name not in self.policy_passed:  # files do not change during a session: read each once
+            forbidden = import_policy.violations(self.impl / f"{name}.py")
+            if forbidden:
+                raise StudentCodeError("import", f"{name}.py uses {', '.join(forbidden)}: this lab asks you to write "
+                                                 "the blocks yourself, without ready-made or pretrained models", "")
+            self.policy_passed.add(name)
         if not self.package_loaded:
             self.run_student("import", "loading the submission", lambda: load_package(self.impl, PACKAGE))
             self.package_loaded = True
