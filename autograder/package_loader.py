@@ -24,8 +24,6 @@ def load_package(folder: Path, name: str) -> ModuleType:
     else:  # a plain folder of modules: a package with no code of its own
         spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
         spec.submodule_search_locations = [str(folder)]
-    if spec is None:
-        raise ImportError(f"cannot load {folder} as a package")
     package = importlib.util.module_from_spec(spec)
     sys.modules[name] = package
     if spec.loader is not None:
