@@ -53,8 +53,7 @@ def prepare_graded_folder(upload: Path, skeleton: Path, graded: Path) -> Upload:
     """Fill `graded` with the skeleton, then the student's files from `upload` in place of its own."""
     found: dict[str, list[Candidate]] = {}
     result = Upload()
-    for origin, data, problem in _entries(upload):
-        name = PurePosixPath(origin).name
+    for origin, name, data, problem in _entries(upload):
         if problem:
             result.ignored.append(f"{origin} ({problem})")
         elif name in STUDENT_FILES:
@@ -79,28 +78,28 @@ def prepare_graded_folder(upload: Path, skeleton: Path, graded: Path) -> Upload:
 
 
 def _entries(upload: Path):
-    """(path in the upload, bytes or b"", problem or "") for every file, zip members included."""
+    """(path in the upload, file name, bytes or b"", problem or "") for every file, zip members included."""
     count = 0
     for folder, folders, files in os.walk(upload, followlinks=False):
         folders[:] = sorted(f for f in folders if f not in SKIPPED_FOLDERS)
         for name in sorted(files):
             count += 1
             if count > MAX_ENTRIES:
-                yield "...", b"", f"more than {MAX_ENTRIES} files; the rest were not looked at"
+                yield "...", "", b"", f"more than {MAX_ENTRIES} files; the rest were not looked at"
                 return
             path = Path(folder) / name
             origin = path.relative_to(upload).as_posix()
             info = os.lstat(path)
             if not stat.S_ISREG(info.st_mode):
-                yield origin, b"", "not a regular file"
+                yield origin, name, b"", "not a regular file"
             elif name.endswith(".zip"):
                 yield from _zip_entries(path, origin)
             elif name in STUDENT_FILES and info.st_size > MAX_FILE_BYTES:
-                yield origin, b"", f"larger than {MAX_FILE_BYTES // 1024} KiB"
+                yield origin, name, b"", f"larger than {MAX_FILE_BYTES // 1024} KiB"
             elif name in STUDENT_FILES:
-                yield origin, path.read_bytes(), ""
+                yield origin, name, path.read_bytes(), ""
             else:
-                yield origin, b"", ""
+                yield origin, name, b"", ""
 
 
 def _zip_entries(path: Path, origin: str):
@@ -113,14 +112,15 @@ def _zip_entries(path: Path, origin: str):
                 if member.is_dir() or set(inner.parts) & SKIPPED_FOLDERS:
                     continue
                 if stat.S_ISLNK(member.external_attr >> 16):
-                    yield where, b"", "a link"
+                    yield where, inner.name, b"", "a link"
                 elif inner.name not in STUDENT_FILES:
-                    yield where, b"", ""
+                    yield where, inner.name, b"", ""
                 elif member.file_size > MAX_FILE_BYTES:
-                    yield where, b"", f"larger than {MAX_FILE_BYTES // 1024} KiB"
+                    yield where, inner.name, b"", f"larger than {MAX_FILE_BYTES // 1024} KiB"
                 else:
                     with archive.open(member) as file:
                         data = file.read(MAX_FILE_BYTES + 1)  # the header's size may lie
-                    yield (where, b"", "larger than the zip says") if len(data) > MAX_FILE_BYTES else (where, data, "")
+                    yield where, inner.name, *((b"", "larger than the zip says") if len(data) > MAX_FILE_BYTES
+                                               else (data, ""))
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as error:
-        yield origin, b"", f"unreadable zip: {error}"
+        yield origin, path.name, b"", f"unreadable zip: {error}"

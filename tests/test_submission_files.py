@@ -57,6 +57,15 @@ def test_a_subfolder_and_a_zip_are_searched_and_the_shallowest_copy_wins(tmp_pat
     assert "work.zip:work/x.pth" in result.ignored
 
 
+def test_files_at_the_top_of_a_zip_are_taken(tmp_path: Path) -> None:
+    """A zip of the files themselves (no folder inside), as `zip lab.zip *.py` makes."""
+    upload = write(tmp_path / "upload", {"lab.zip": zipped({"senet.py": "# top\n", "notes.txt": "n"})})
+    result = prepare_graded_folder(upload, SKELETON, tmp_path / "graded")
+    assert (tmp_path / "graded" / "senet.py").read_text() == "# top\n"
+    assert result.taken == {"senet.py": "lab.zip:senet.py"}
+    assert result.ignored == ["lab.zip:notes.txt"]
+
+
 def test_links_oversized_files_and_broken_zips_are_refused(tmp_path: Path) -> None:
     secret = write(tmp_path / "secret", {"resnet.py": "SECRET\n"}) / "resnet.py"
     upload = write(tmp_path / "upload", {
