@@ -55,6 +55,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="with --sandbox, the interpreter the sandbox user runs (it must be able to read it)")
     group.addoption("--time-limit-scale", type=float, default=1.0,
                     help="multiply every check's time limit from rubric.toml (slower or faster machines)")
+    group.addoption("--threads", type=int, default=None,
+                    help="at most this many torch threads for training (default: the budget profile's)")
     group.addoption("--curves", type=Path, default=None,
                     help="where the training checks' per-epoch curves go (default: .curves/<graded folder>.json)")
 
@@ -135,6 +137,7 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
     def run() -> None:
         name, profile = request.function.__name__, budget(request.config)
         checks, threads = load_profile(profile)
+        threads = min(threads, request.config.getoption("threads") or threads)
         calibrated = load_thresholds(profile).get(name)
         if calibrated is None:
             raise RuntimeError(f"no calibrated threshold for {name} under the {profile} profile: "

@@ -100,6 +100,14 @@ def write_zip(entries: dict[str, bytes | Path], target: Path, prefix: str = "") 
     target.write_bytes(buffer.getvalue())
 
 
+def unpack(archive: Path, target: Path) -> None:
+    """Unpack a zip from `write_zip` into `target` with its file modes, as Gradescope does."""
+    with zipfile.ZipFile(archive) as opened:
+        for member in opened.infolist():
+            opened.extract(member, target)
+            (target / member.filename).chmod(member.external_attr >> 16 & 0o777)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["gradescope", "student"])

@@ -51,6 +51,11 @@ class Layout:
     def work(self) -> Path:
         return self.root / "grading"
 
+    @property
+    def curves(self) -> Path:
+        """The training checks' per-epoch curves (`plot_curves`, `class_report` read them)."""
+        return self.work / "curves.json"
+
 
 def lock_down(layout: Layout, source: Path) -> None:
     """Only root may read the grader's source (solutions included) and write results."""
@@ -131,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", default=None, help="training profile (default: gpu with CUDA, else cpu)")
     parser.add_argument("--time-limit", type=float, default=1800, help="seconds for the whole grading")
     parser.add_argument("--time-limit-scale", type=float, default=1.0, help="multiplies each check's time limit")
+    parser.add_argument("--threads", type=int, default=None, help="at most this many torch threads for training (default: the profile's)")
     args = parser.parse_args(argv)
     layout, started = Layout(args.root.resolve()), time.monotonic()
     ids, output = None, ""
@@ -146,13 +152,14 @@ def main(argv: list[str] | None = None) -> int:
         raw = layout.work / "judge-results.json"
         raw.unlink(missing_ok=True)
         command = [sys.executable, "-m", "pytest", "autograder", "--impl", str(layout.work / "graded"),
-                   "--results-json", str(raw), "--sandbox", str(layout.work / "sandbox"),
+                   "--results-json", str(raw), "--curves", str(layout.curves), "--sandbox", str(layout.work / "sandbox"),
                    "--sandbox-python", args.sandbox_python, "-p", "no:cacheprovider", "-q", "-o", "addopts="]
         if ids is not None:
             command += ["--sandbox-user", args.user]
         command += ["--time-limit-scale", str(args.time_limit_scale)]
-        if args.budget:
-            command += ["--budget", args.budget]
+        for option in ("budget", "threads"):
+            if getattr(args, option):
+                command += [f"--{option}", str(getattr(args, option))]
         reason = run_judge(command, SOURCE, args.time_limit)
         document = judge_results(raw, reason)
     except Exception as error:  # the grader's own failure: still a valid, explained results.json

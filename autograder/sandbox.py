@@ -59,11 +59,7 @@ class Sandbox:
                limits: Limits | None = None) -> "Sandbox":
         """Lay out `root`: worker/ (read-only), cache/ (empty, read-only) and home/ (the user's)."""
         root = root.resolve()
-        if root.exists():
-            for path in [root, *root.rglob("*")]:  # a previous sandbox's read-only folders
-                if path.is_dir() and not path.is_symlink():
-                    path.chmod(0o755)
-            shutil.rmtree(root)
+        remove_tree(root)
         (root / "worker").mkdir(parents=True)
         for name in WORKER_MODULES:
             shutil.copy2(HERE / name, root / "worker" / name)
@@ -127,6 +123,26 @@ def resolve_user(spec: str) -> tuple[int, int]:
     if ids[0] == 0:
         raise ValueError("submission code must not run as root")
     return ids
+
+
+def remove_tree(root: Path) -> None:
+    """Delete `root` if it exists, read-only folders (a previous sandbox's) included."""
+    if not root.exists():
+        return
+    for path in [root, *root.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+    shutil.rmtree(root)
+
+
+def runs_python(python: str, uid: int) -> bool:
+    """Whether user `uid` can run `python` and import torch with it (the sandbox needs both)."""
+    try:
+        probe = subprocess.run([python, "-I", "-c", "import torch"], user=uid, group=uid, extra_groups=[],
+                               capture_output=True, timeout=120)
+    except (PermissionError, FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
 
 
 def kill_processes_of(uid: int, spare: int | None = None) -> int:

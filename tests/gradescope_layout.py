@@ -20,11 +20,11 @@ import sys
 import sysconfig
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.distribute import gradescope_entries, write_zip
+from autograder.distribute import gradescope_entries, unpack, write_zip
+from autograder.sandbox import runs_python
 from data_scripts.subsets import dataset_root
 
 from .grading import failed_checks
@@ -42,15 +42,6 @@ class Graded:
     @property
     def failed(self) -> set[str]:
         return failed_checks(self.results)
-
-
-def runs_python(python: str, uid: int) -> bool:
-    try:
-        probe = subprocess.run([python, "-I", "-c", "import torch"], user=uid, group=uid, extra_groups=[],
-                               capture_output=True, timeout=120)
-    except PermissionError:
-        return False
-    return probe.returncode == 0
 
 
 def sandbox_python(folder: Path, uid: int) -> str | None:
@@ -78,10 +69,7 @@ class SimulatedGradescope:
         self.root.chmod(0o711)
         source = self.root / "source"
         write_zip(gradescope_entries(), self.root / "autograder.zip")
-        with zipfile.ZipFile(self.root / "autograder.zip") as archive:
-            for member in archive.infolist():
-                archive.extract(member, source)
-                (source / member.filename).chmod(member.external_attr >> 16 & 0o777)
+        unpack(self.root / "autograder.zip", source)
         shutil.copytree(dataset_root(), source / "data_scripts" / "prepared")
         self.as_root = os.getuid() == 0
         self.python = sys.executable

@@ -1,0 +1,122 @@
+"""A graded class as data: every student's results.json and curves, tabulated and summarised.
+
+`grade_class` writes a batch folder and `class_report` draws it; both read it through `ClassResults`:
+
+    BATCH/results/<student>.json   the student's results.json, as Gradescope would show it
+    BATCH/curves/<student>.json    the training checks' per-epoch curves (absent if none ran)
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .rubric import Check, load_rubric
+
+ERROR_TEST = "autograder error"  # the test run_autograder puts first when it could not grade
+
+
+@dataclass
+class CheckSummary:
+    """How the class did on one check: who lost it, and with which messages."""
+
+    check: Check
+    graded: int
+    failed: list[str] = field(default_factory=list)
+    messages: Counter = field(default_factory=Counter)  # normalised message -> students
+    examples: dict[str, str] = field(default_factory=dict)  # normalised message -> one real message
+
+    @property
+    def pass_rate(self) -> float:
+        return 1 - len(self.failed) / self.graded if self.graded else 0.0
+
+
+def failure_message(feedback: str) -> str:
+    """The line of a check's feedback that says what went wrong (not the rule it checks)."""
+    lines = [line.strip() for line in feedback.splitlines() if line.strip()]
+    telling = [line for line in lines if not line.startswith("Expected:")]
+    return (telling or lines or ["no feedback"])[0][:200]
+
+
+def normalised(message: str) -> str:
+    """`message` with its numbers masked, so that "41.2% after 3 epochs" and "38.0% ..." count as one."""
+    return re.sub(r"\d+(\.\d+)?", "#", message)
+
+
+@dataclass
+class ClassResults:
+    results: dict[str, dict]  # student -> results.json document
+    curves: dict[str, dict]  # student -> curves document
+
+    @classmethod
+    def load(cls, batch: Path, students: Iterable[str] | None = None) -> "ClassResults":
+        """The stored results and curves of `students` (default: everyone with results)."""
+        def documents(folder: str) -> dict[str, dict]:
+            return {p.stem: json.loads(p.read_text()) for p in sorted((batch / folder).glob("*.json"))
+                    if wanted is None or p.stem in wanted}
+        wanted = None if students is None else set(students)
+        return cls(documents("results"), documents("curves"))
+
+    @staticmethod
+    def checks() -> list[Check]:
+        return sorted(load_rubric().values(), key=lambda c: tuple(map(int, c.number.split("."))))
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks())
+
+    def scores(self) -> dict[str, float]:
+        return {student: document["score"] for student, document in self.results.items()}
+
+    @staticmethod
+    def error(document: dict) -> str | None:
+        """Why the autograder could not grade this submission, or None when it did."""
+        tests = document.get("tests", [])
+        return tests[0]["output"] if tests and tests[0]["name"] == ERROR_TEST else None
+
+    def check_summaries(self) -> list[CheckSummary]:
+        """One summary per rubric check, in rubric order."""
+        summaries = {c.number: CheckSummary(c, graded=len(self.results)) for c in self.checks()}
+        for student, document in self.results.items():
+            for test in document["tests"]:
+                summary = summaries.get(test.get("number"))
+                if summary is None or test["score"] >= test["max_score"]:
+                    continue
+                message = failure_message(test["output"])
+                key = normalised(message)
+                summary.failed.append(student)
+                summary.messages[key] += 1
+                summary.examples.setdefault(key, message)
+        return list(summaries.values())
+
+    def write_scores_csv(self, path: Path) -> None:
+        """One row per student: total, whether grading worked, then the points of every check."""
+        checks = self.checks()
+        with open(path, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["student", "score", "max_score", "status", *(f"{c.number} {c.id}" for c in checks)])
+            for student, document in self.results.items():
+                points = {t.get("number"): t["score"] for t in document["tests"]}
+                error = self.error(document)
+                writer.writerow([student, document["score"], self.max_score, "autograder error" if error else "graded",
+                                 *(points.get(c.number, 0.0) for c in checks)])
+
+    def failures_markdown(self, most_common: int = 3) -> str:
+        """Per check that anyone lost: how many lost it, and the most common messages."""
+        lines = [f"# Failures per check ({len(self.results)} submissions)", "",
+                 "| check | points | lost by | most common messages |", "| --- | --- | --- | --- |"]
+        for summary in self.check_summaries():
+            if not summary.failed:
+                continue
+            messages = "<br>".join(f"{count} x {summary.examples[key]}".replace("|", "\\|")
+                                   for key, count in summary.messages.most_common(most_common))
+            lines.append(f"| {summary.check.number} {summary.check.id} | {summary.check.points:g} | "
+                         f"{len(summary.failed)} / {summary.graded} | {messages} |")
+        errors = {s: e for s, e in ((s, self.error(d)) for s, d in self.results.items()) if e}
+        if errors:
+            lines += ["", "## Not graded", ""] + [f"- {student}: {error}" for student, error in errors.items()]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,222 @@
+"""Grade a whole class: every upload in a folder, in parallel, resumable, one broken upload at a time.
+
+    python -m autograder.grade_class SUBMISSIONS -o BATCH [--workers 2] [--budget cpu]
+
+Each subfolder or .zip of SUBMISSIONS is one student's upload, named by it (a Gradescope
+"Export Submissions" folder works as it is: one `submission_<id>/` per upload). Each is graded
+exactly as Gradescope grades it: `run_autograder` in a Gradescope-like root of its own
+(BATCH/work/<student>), with the grader installed once from the autograder.zip this
+repository builds (BATCH/source). What lands in BATCH:
+
+    results/<student>.json   its results.json, written the moment its grading ends
+    curves/<student>.json    its training curves
+    logs/<student>.log       the grader's output (what Gradescope shows instructors)
+    scores.csv               one row per student: total and the points of every check
+    failures.md              per check: how many lost it, and the most common messages
+
+Running the same command again grades only the students without a results file, so an
+interrupted batch continues where it stopped. A crash, hang or attack in one upload fails
+that upload's checks (run_autograder's results are valid in every case; a grading that
+outlives its time limit is killed and reported) and the batch goes on.
+
+Beyond one machine, the unit is one `run_autograder` per upload: on Gradescope each upload gets
+a container of its own; on a cluster, give every array task one upload and one BATCH/work/<student>
+root and run `python -m autograder.grade_class` once more at the end to write the tables.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data_scripts.subsets import ROOT_VARIABLE, dataset_root
+
+from .class_results import ClassResults
+from .distribute import gradescope_entries, unpack, write_zip
+from .results import write_atomically
+from .run_autograder import Layout, judge_results
+from .sandbox import remove_tree, runs_python
+
+FIRST_UID = 64000  # as root, parallel slot i runs submission code as user id first_uid + i
+GRACE_SECONDS = 300  # beyond --time-limit, for run_autograder's own setup and cleanup
+
+
+def uploads_in(folder: Path) -> dict[str, Path]:
+    """Student name -> upload (a folder or a zip), for every entry of `folder`."""
+    uploads: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not (path.is_dir() or path.suffix == ".zip"):
+            continue  # Gradescope's submission_metadata.yml, a .DS_Store
+        student = re.sub(r"[^A-Za-z0-9._-]", "_", path.stem if path.is_file() else path.name)
+        if student in uploads:
+            raise ValueError(f"two uploads are named {student!r}: {uploads[student].name} and {path.name}")
+        uploads[student] = path
+    return uploads
+
+
+def install_grader(source: Path) -> None:
+    """Install the grader in `source` as Gradescope does: autograder.zip unpacked, the data prepared."""
+    remove_tree(source)
+    archive = source.with_suffix(".zip")
+    write_zip(gradescope_entries(), archive)
+    unpack(archive, source)
+    shutil.copytree(dataset_root(), source / "data_scripts" / "prepared")
+
+
+@dataclass
+class ClassGrading:
+    """One batch folder and the options every upload in it is graded with."""
+
+    batch: Path
+    budget: str | None = None
+    time_limit: float = 1800
+    threads: int | None = None
+    sandbox_python: str = sys.executable
+    first_uid: int = FIRST_UID
+    as_root: bool = field(default_factory=lambda: os.getuid() == 0)
+    running: set[subprocess.Popen] = field(default_factory=set)
+
+    @property
+    def source(self) -> Path:
+        return self.batch / "source"
+
+    def result_path(self, student: str) -> Path:
+        return self.batch / "results" / f"{student}.json"
+
+    def command(self, root: Path, slot: int) -> list[str]:
+        command = [sys.executable, "-m", "autograder.run_autograder", "--root", str(root),
+                   "--time-limit", str(self.time_limit), "--sandbox-python", self.sandbox_python]
+        if self.budget:
+            command += ["--budget", self.budget]
+        if self.threads:
+            command += ["--threads", str(self.threads)]
+        if self.as_root:  # each parallel slot has a user of its own: sweeping one's strays spares the others
+            command += ["--user", str(self.first_uid + slot)]
+        return command
+
+    def grade(self, student: str, upload: Path, slot: int) -> dict:
+        """Grade one upload through run_autograder; store and return its results document."""
+        layout = Layout(self.batch / "work" / student)
+        remove_tree(layout.root)
+        layout.submission.mkdir(parents=True)
+        if upload.is_dir():
+            shutil.copytree(upload, layout.submission, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy(upload, layout.submission / upload.name)
+        log = self.batch / "logs" / f"{student}.log"
+        environment = {k: v for k, v in os.environ.items() if k != ROOT_VARIABLE}  # the data is source's copy
+        with open(log, "wb") as output:
+            process = subprocess.Popen(self.command(layout.root, slot), cwd=self.source, env=environment,
+                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+            self.running.add(process)
+            try:
+                process.wait(timeout=self.time_limit + GRACE_SECONDS)
+                reason = None if process.returncode == 0 else f"run_autograder exited {process.returncode}"
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                reason = f"grading did not finish within {self.time_limit + GRACE_SECONDS:.0f} s"
+            finally:
+                self.running.discard(process)
+        document = judge_results(layout.results, reason)
+        if layout.curves.exists():
+            shutil.copy(layout.curves, self.batch / "curves" / f"{student}.json")
+        write_atomically(self.result_path(student), document)  # last: its presence means "done"
+        remove_tree(layout.root)
+        return document
+
+    def stop(self) -> None:
+        for process in list(self.running):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def progress_line(done: int, total: int, started: float, last: str) -> str:
+    width = 30
+    filled = width * done // total if total else width
+    elapsed = time.monotonic() - started
+    eta = f", about {elapsed / done * (total - done) / 60:.0f} min left" if done and done < total else ""
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} graded in {elapsed / 60:.1f} min{eta}  {last}"
+
+
+def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> ClassResults:
+    """Grade every upload of `submissions` without a stored result, `workers` at a time."""
+    uploads = uploads_in(submissions)
+    for folder in ("results", "curves", "logs"):
+        (grading.batch / folder).mkdir(parents=True, exist_ok=True)
+    pending = {s: u for s, u in uploads.items() if not grading.result_path(s).exists()}
+    print(f"{len(uploads)} uploads in {submissions}: {len(uploads) - len(pending)} already graded, "
+          f"{len(pending)} to grade with {workers} worker(s)", flush=True)
+    if pending:
+        install_grader(grading.source)
+        if grading.as_root and not runs_python(grading.sandbox_python, grading.first_uid):
+            raise SystemExit(f"user id {grading.first_uid} cannot run {grading.sandbox_python} with torch: pass "
+                             "--sandbox-python with an interpreter every user can read")
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(workers):
+        slots.put(slot)
+
+    def grade_in_a_slot(student: str) -> dict:
+        slot = slots.get()
+        try:
+            return grading.grade(student, pending[student], slot)
+        finally:
+            slots.put(slot)
+
+    started, lock = time.monotonic(), threading.Lock()
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        futures = {executor.submit(grade_in_a_slot, student): student for student in pending}
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                document = future.result()
+                with lock:
+                    print(progress_line(done, len(pending), started,
+                                        f"{futures[future]}: {document['score']:g}"), file=sys.stderr, flush=True)
+        except BaseException:  # Ctrl-C: stop the gradings under way; finished results stay
+            executor.shutdown(cancel_futures=True, wait=False)
+            grading.stop()
+            raise
+    graded = ClassResults.load(grading.batch, students=uploads)
+    graded.write_scores_csv(grading.batch / "scores.csv")
+    (grading.batch / "failures.md").write_text(graded.failures_markdown())
+    return graded
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("submissions", type=Path, help="folder with one subfolder or zip per student")
+    parser.add_argument("-o", "--out", type=Path, required=True, help="batch folder (reuse it to resume)")
+    parser.add_argument("--workers", type=int, default=1, help="uploads graded at once (default 1)")
+    parser.add_argument("--budget", default=None, help="training profile (default: gpu with CUDA, else cpu)")
+    parser.add_argument("--time-limit", type=float, default=1800, help="seconds per upload, as on Gradescope")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="at most this many torch threads per training (default: the cores over the workers)")
+    parser.add_argument("--sandbox-python", default=sys.executable,
+                        help="as root: the interpreter the sandbox users run (they must be able to read it)")
+    parser.add_argument("--first-uid", type=int, default=FIRST_UID,
+                        help="as root: worker i runs submission code as this user id + i (ids no one else uses)")
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        parser.error(f"{args.submissions} is not a folder of uploads")
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    grading = ClassGrading(args.out.resolve(), args.budget, args.time_limit, threads, args.sandbox_python,
+                           args.first_uid)
+    graded = grade_class(args.submissions.resolve(), grading, max(1, args.workers))
+    scores = sorted(graded.scores().values())
+    if scores:
+        print(f"{len(scores)} graded: median {scores[len(scores) // 2]:g}, lowest {scores[0]:g}, "
+              f"highest {scores[-1]:g} of {graded.max_score:g}")
+    print(f"wrote {args.out / 'scores.csv'} and {args.out / 'failures.md'}")
+
+
+if __name__ == "__main__":
+    main()
