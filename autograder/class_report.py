@@ -72,6 +72,11 @@ def table(header: list[str], rows: list[list[str]], numeric: frozenset[int] | se
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def named(students: list[str], most: int = 12) -> str:
+    more = f" and {len(students) - most} more" if len(students) > most else ""
+    return ", ".join(students[:most]) + more
+
+
 def common_failures(summaries: list[CheckSummary], limit: int = 15) -> list[list[str]]:
     """The messages shared by most students, across checks: [students, check, message]."""
     found = [(count, s.check, s.examples[key]) for s in summaries for key, count in s.messages.items()]
@@ -92,7 +97,7 @@ def report_html(graded: ClassResults, title: str, reference: dict | None) -> str
     sections += ["<h2>Pass rate per check</h2>", pass_rate_chart(summaries),
                  table(["check", "points", "passed", "lost by"],
                        [[f"{s.check.number} {s.check.id}", f"{s.check.points:g}", f"{100 * s.pass_rate:.0f}%",
-                         ", ".join(s.failed)] for s in summaries], numeric={1, 2})]
+                         named(s.failed)] for s in summaries], numeric={1, 2})]
     sections += ["<h2>Most common failure messages</h2>",
                  table(["students", "check", "message (numbers vary between students)"],
                        common_failures(summaries), numeric={0})]

@@ -26,7 +26,9 @@ SHARED = ("assignment", "autograder", "data_scripts", "pyproject.toml", "ASSIGNM
 NEVER = {"__pycache__", ".curves", "prepared", ".pytest_cache"}
 # Grader files students do not get: tools that need the solution, and Gradescope's machinery.
 INSTRUCTOR_ONLY = {"calibrate.py", "skeleton.py", "benchmark_throughput.py", "benchmark_training.py",
-                   "run_autograder.py", "submission_files.py", "distribute.py", "gradescope", "student_readme.md"}
+                   "run_autograder.py", "submission_files.py", "distribute.py", "gradescope", "student_readme.md",
+                   "grade_class.py", "class_results.py", "class_report.py", "benchmark_class.py", "notebook.py",
+                   "notebook_grading.py"}
 
 
 def files_under(part: str) -> list[Path]:

@@ -31,6 +31,7 @@ import queue
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -44,7 +45,7 @@ from data_scripts.subsets import ROOT_VARIABLE, dataset_root
 from .class_results import ClassResults
 from .distribute import gradescope_entries, unpack, write_zip
 from .results import write_atomically
-from .run_autograder import Layout, judge_results
+from .run_autograder import Layout, every_check_failed, judge_results
 from .sandbox import remove_tree, runs_python
 
 FIRST_UID = 64000  # as root, parallel slot i runs submission code as user id first_uid + i
@@ -62,6 +63,12 @@ def uploads_in(folder: Path) -> dict[str, Path]:
             raise ValueError(f"two uploads are named {student!r}: {uploads[student].name} and {path.name}")
         uploads[student] = path
     return uploads
+
+
+def special_files(folder: str, names: list[str]) -> list[str]:
+    """Names in `folder` that are neither files, folders nor links (a FIFO would block the copy)."""
+    kinds = (stat.S_ISREG, stat.S_ISDIR, stat.S_ISLNK)
+    return [n for n in names if not any(kind(os.lstat(os.path.join(folder, n)).st_mode) for kind in kinds)]
 
 
 def install_grader(source: Path) -> None:
@@ -110,7 +117,7 @@ class ClassGrading:
         remove_tree(layout.root)
         layout.submission.mkdir(parents=True)
         if upload.is_dir():
-            shutil.copytree(upload, layout.submission, symlinks=True, dirs_exist_ok=True)
+            shutil.copytree(upload, layout.submission, symlinks=True, dirs_exist_ok=True, ignore=special_files)
         else:
             shutil.copy(upload, layout.submission / upload.name)
         log = self.batch / "logs" / f"{student}.log"
@@ -169,6 +176,10 @@ def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> Class
         slot = slots.get()
         try:
             return grading.grade(student, pending[student], slot)
+        except Exception as error:  # an upload that cannot even be copied: recorded, and the batch goes on
+            document = every_check_failed(f"the upload could not be prepared ({type(error).__name__}: {error})")
+            write_atomically(grading.result_path(student), document)
+            return document
         finally:
             slots.put(slot)
 

@@ -26,7 +26,7 @@ from .submission_files import STUDENT_FILES
 
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "cnn_lab"
-CONFIG = f'''c = get_config()  # noqa: F821 (nbgrader provides it)
+CONFIG = '''c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.course_id = "cnn-lab"
 # Autograding trains networks: minutes per notebook, not nbgrader's default 30 s per cell.
 c.Execute.timeout = 3600

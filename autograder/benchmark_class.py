@@ -1,0 +1,58 @@
+"""How many submissions per hour batch grading gets through, and how that scales with workers.
+
+    python -m autograder.benchmark_class [--copies 4] [--workers 1 2] [--budget cpu]
+
+Grades `--copies` copies of the solution with `grade_class`, once per worker count, each
+into a fresh batch folder, and prints the wall time and submissions per hour of each. With
+more workers than cores, each grading's training gets fewer threads (cores / workers).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .grade_class import FIRST_UID, ClassGrading, grade_class
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=4, help="submissions per run (copies of the solution)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to compare")
+    parser.add_argument("--budget", default="cpu")
+    parser.add_argument("--sandbox-python", default=sys.executable, help="as root: see grade_class --help")
+    parser.add_argument("--first-uid", type=int, default=FIRST_UID)
+    args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="benchmark-class-", dir="/tmp"))
+    root.chmod(0o711)  # the sandbox users walk through it
+    try:
+        uploads = root / "uploads"
+        for copy in range(args.copies):
+            shutil.copytree(REPO / "solutions", uploads / f"student{copy}", ignore=shutil.ignore_patterns("__pycache__"))
+        rows = []
+        for workers in args.workers:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            grading = ClassGrading(root / f"batch-{workers}", args.budget, threads=threads,
+                                   sandbox_python=args.sandbox_python, first_uid=args.first_uid)
+            started = time.monotonic()
+            graded = grade_class(uploads, grading, workers)
+            seconds = time.monotonic() - started
+            scores = sorted(graded.scores().values())
+            rows.append(f"| {workers} | {threads} | {args.copies} | {seconds:.0f} s | {seconds / args.copies:.0f} s "
+                        f"| {3600 * args.copies / seconds:.1f} | {scores[0]:g}-{scores[-1]:g} |")
+        print(f"\n{os.cpu_count()} cores, {args.budget} profile, {args.copies} copies of the solution\n")
+        print("| workers | threads each | submissions | wall time | per submission | per hour | scores |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print("\n".join(rows))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
