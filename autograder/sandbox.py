@@ -29,6 +29,9 @@ HERE = Path(__file__).resolve().parent
 WORKER_MODULES = ("worker.py", "wire.py", "package_loader.py", "loop_fixtures.py", "training_run.py",
                   "tensor_batches.py", "import_policy.py", "sandbox_launch.py")
 CLONE_NEWNET = 0x40000000
+# Process states in /proc/PID/status.
+STOPPED = {"T", "t"}  # stopped by a signal, or by a tracer (stopped in its turn)
+DEAD = {"Z", "X"}  # nothing left to stop or kill; zombies wait for their parent to reap them
 
 
 @dataclass(frozen=True)
@@ -145,26 +148,55 @@ def runs_python(python: str, uid: int) -> bool:
     return probe.returncode == 0
 
 
-def kill_processes_of(uid: int, spare: int | None = None) -> int:
-    """SIGKILL every process whose real user id is `uid` (but `spare`); returns how many were killed."""
-    killed = 0
-    for _ in range(50):  # a fork bomb may spawn between scans; each pass kills what it sees
-        pids = [pid for pid in processes_of(uid) if pid != spare]
-        if not pids:
+def kill_processes_of(uid: int, spare: int | None = None, patience: float = 30.0) -> int:
+    """SIGKILL every process whose real user id is `uid` (but `spare`) and wait until they are reaped.
+
+    A fork bomb refills at once each slot that a killed process frees under RLIMIT_NPROC, so killing
+    what a scan saw can trail it for many scans. Stopped processes cannot fork: every process seen is
+    stopped, scan after scan, and only when all are stopped are they killed. Zombies hold their slots
+    until their parent (or init) reaps them, so the sweep ends only when none is left (but those of
+    the caller and of `spare`, which are theirs to reap), or after `patience` seconds.
+    Returns how many processes were killed.
+    """
+    killed: set[int] = set()
+    reapers = {os.getpid(), spare}  # the zombies of these are theirs to reap, not init's
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        states = {pid: state for pid, (state, parent) in process_states(uid).items()
+                  if pid != spare and not (state in DEAD and parent in reapers)}
+        if not states:
             break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-        time.sleep(0.05)
-    return killed
+        alive = [pid for pid, state in states.items() if state not in DEAD]
+        running = [pid for pid in alive if states[pid] not in STOPPED]
+        if running:
+            signal_each(running, signal.SIGSTOP)
+        elif alive:
+            killed |= signal_each(alive, signal.SIGKILL)
+        time.sleep(0.01)
+    return len(killed)
+
+
+def signal_each(pids: list[int], signum: int) -> set[int]:
+    """Send `signum` to each of `pids`; the ones it reached."""
+    reached = set()
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+            reached.add(pid)
+        except ProcessLookupError:
+            pass
+    return reached
+
+
+def process_states(uid: int) -> dict[int, tuple[str, int]]:
+    """(state letter: R, S, D, T, Z..., parent pid) of each process whose real user id is `uid`, zombies included."""
+    return {pid: (fields["State"].split()[0], int(fields["PPid"])) for pid, fields in process_statuses().items()
+            if {"Uid", "State", "PPid"} <= fields.keys() and int(fields["Uid"].split()[0]) == uid}
 
 
 def processes_of(uid: int) -> list[int]:
-    """Process ids whose real user id is `uid`."""
-    return [pid for pid, fields in process_statuses().items() if int(fields["Uid"].split()[0]) == uid]
+    """Process ids whose real user id is `uid`, zombies included (they count against RLIMIT_NPROC)."""
+    return list(process_states(uid))
 
 
 def network_namespace_available() -> bool:

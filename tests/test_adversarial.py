@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from autograder.rubric import load_rubric
-from autograder.sandbox import processes_of
+from autograder.sandbox import kill_processes_of, processes_of
 from autograder.training import load_profile
 
 from .gradescope_layout import SimulatedGradescope
@@ -32,6 +32,14 @@ def files_behind(check: str) -> set[str]:
     if entry.module:
         files |= {f"{entry.module}.py"} | ({"resnet.py"} if entry.module == "senet" else set())
     return files
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_for_the_next_case(gradescope: SimulatedGradescope) -> Iterator[None]:
+    """Whatever a case leaves running is swept after it: one escaped attack must not spoil the cases after it."""
+    yield
+    if gradescope.uid is not None:
+        kill_processes_of(gradescope.uid)
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.remote import StudentError, Submission, SubprocessWorker
-from autograder.sandbox import Limits, Sandbox, processes_of
+from autograder.sandbox import Limits, Sandbox, kill_processes_of, processes_of
 
 from .gradescope_layout import SANDBOX_UID, sandbox_python
 
@@ -47,6 +48,15 @@ try:
 except OSError:
     report["cache"] = "read-only"
 print(json.dumps(report))
+"""
+
+FORK_BOMB = """
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
 """
 
 
@@ -98,4 +108,27 @@ def test_as_root_the_sandbox_user_has_no_network_no_secrets_and_no_way_back() ->
         assert "CNNLAB_AUTOGRADER_ROOT" not in report["environment"] and "PYTHONPATH" not in report["environment"]
         assert processes_of(SANDBOX_UID) == []
     finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="dropping privileges needs root")
+def test_a_fork_bomb_of_the_sandbox_user_is_swept_and_reaped() -> None:
+    root = Path(tempfile.mkdtemp(prefix="sandbox-", dir="/tmp"))
+    try:
+        root.chmod(0o711)
+        sandbox = Sandbox.create(root / "sandbox", SANDBOX_UID, SANDBOX_UID)
+        bomb = subprocess.Popen(sandbox.launch(["/usr/bin/python3", "-I", "-c", FORK_BOMB]),
+                                env=sandbox.environment(), start_new_session=True)
+        deadline = time.monotonic() + 30
+        while len(processes_of(SANDBOX_UID)) < Limits().processes and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(processes_of(SANDBOX_UID)) == Limits().processes, "the bomb never reached the process limit"
+        started = time.monotonic()
+        killed = kill_processes_of(SANDBOX_UID)
+        print(f"\nswept {killed} processes in {time.monotonic() - started:.2f} s")
+        bomb.wait(timeout=10)
+        assert processes_of(SANDBOX_UID) == [], "processes of the bomb survived the sweep (or were never reaped)"
+        assert killed >= Limits().processes
+    finally:
+        kill_processes_of(SANDBOX_UID)
         shutil.rmtree(root, ignore_errors=True)
