@@ -107,6 +107,12 @@ def assert_matches_reference(
         actual = student.forward(x, train=train)
         mode = "train" if train else "eval"
         assert close(actual, expected), (
-            f"{student.description} in {mode} mode, given the reference's weights, differs from the spec's "
-            f"computation by up to {(actual - expected).abs().max().item() if actual.shape == expected.shape else 'shape'}"
+            f"{student.description} in {mode} mode, given the reference's weights, {difference(actual, expected)}"
             f". {hint(actual)}".rstrip(". ") + ".")
+
+
+def difference(actual: torch.Tensor, expected: torch.Tensor) -> str:
+    """How `actual` departs from the spec's `expected` output, in words."""
+    if actual.shape != expected.shape:
+        return f"returned shape {tuple(actual.shape)} where the spec's computation gives {tuple(expected.shape)}"
+    return f"differs from the spec's computation by up to {(actual - expected).abs().max().item():.3g}"
