@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def plot(runs: list[dict], reference: dict | None, out: Path | BinaryIO) -> None:
@@ -43,6 +44,8 @@ def plot(runs: list[dict], reference: dict | None, out: Path | BinaryIO) -> None
         row[0].set(title=f"{title}: train loss", xlabel="epoch", ylabel="loss")
         row[1].set(title=f"{title}: test accuracy", xlabel="epoch", ylabel="accuracy (%)")
         row[1].legend(loc="lower right")
+        for axis in row:
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 1.25
     figure.tight_layout()
     figure.savefig(out, dpi=90, format="png")
     plt.close(figure)
