@@ -9,7 +9,6 @@ more workers than cores, each grading's training gets fewer threads (cores / wor
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 from .grade_class import FIRST_UID, ClassGrading, grade_class
+from .resources import available
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.copytree(REPO / "solutions", uploads / f"student{copy}", ignore=shutil.ignore_patterns("__pycache__"))
         rows = []
         for workers in args.workers:
-            threads = max(1, (os.cpu_count() or 1) // workers)
+            threads = max(1, available().threads // workers)
             grading = ClassGrading(root / f"batch-{workers}", args.budget, threads=threads,
                                    sandbox_python=args.sandbox_python, first_uid=args.first_uid)
             started = time.monotonic()
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
             scores = sorted(graded.scores().values())
             rows.append(f"| {workers} | {threads} | {args.copies} | {seconds:.0f} s | {seconds / args.copies:.0f} s "
                         f"| {3600 * args.copies / seconds:.1f} | {scores[0]:g}-{scores[-1]:g} |")
-        print(f"\n{os.cpu_count()} cores, {args.budget} profile, {args.copies} copies of the solution\n")
+        print(f"\n{available().describe()}, {args.budget} profile, {args.copies} copies of the solution\n")
         print("| workers | threads each | submissions | wall time | per submission | per hour | scores |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
         print("\n".join(rows))

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -22,6 +23,7 @@ import torch
 
 from .package_loader import load_module
 from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker
+from .resources import available
 from .results import Outcome, results_document, write_atomically
 from .rubric import load_rubric
 from .sandbox import Sandbox, resolve_user
@@ -56,7 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--time-limit-scale", type=float, default=1.0,
                     help="multiply every check's time limit from rubric.toml (slower or faster machines)")
     group.addoption("--threads", type=int, default=None,
-                    help="at most this many torch threads for training (default: the budget profile's)")
+                    help="at most this many torch threads (default: the budget profile's, capped by OMP_NUM_THREADS "
+                         "and by the CPUs this process may use: affinity and cgroup quota)")
     group.addoption("--curves", type=Path, default=None,
                     help="where the training checks' per-epoch curves go (default: .curves/<graded folder>.json)")
 
@@ -75,8 +78,16 @@ def budget(config: pytest.Config) -> str:
     return "gpu" if torch.cuda.is_available() and load_thresholds("gpu") else "cpu"
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"grading: {config.getoption('impl').resolve()}"
+def threads(config: pytest.Config, wanted: int | None = None) -> int:
+    """Torch threads for the worker: `wanted` (a profile's), capped by --threads, else by OMP_NUM_THREADS,
+    and always by the CPUs this process may use (affinity and cgroup quota)."""
+    usable = available().threads
+    cap = config.getoption("threads") or int(os.environ.get("OMP_NUM_THREADS") or usable)
+    return max(1, min(wanted or usable, cap, usable))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"grading: {config.getoption('impl').resolve()}", f"resources: {available().describe()}"]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -87,14 +98,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def sandbox(pytestconfig: pytest.Config) -> Sandbox | None:
+def sandbox(pytestconfig: pytest.Config) -> Iterator[Sandbox | None]:
     """The sandbox the worker starts in, when --sandbox asks for one."""
     root = pytestconfig.getoption("sandbox")
     if root is None:
-        return None
+        yield None
+        return
     user = pytestconfig.getoption("sandbox_user")
     uid, gid = resolve_user(user) if user else (None, None)
-    return Sandbox.create(root, uid, gid, python=pytestconfig.getoption("sandbox_python"))
+    created = Sandbox.create(root, uid, gid, python=pytestconfig.getoption("sandbox_python"))
+    yield created
+    created.close()
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +117,7 @@ def worker(pytestconfig: pytest.Config, sandbox: Sandbox | None) -> Iterator[Wor
     if pytestconfig.getoption("inprocess"):
         started: Worker = InProcessWorker(impl)
     else:
-        started = SubprocessWorker(impl, sandbox)
+        started = SubprocessWorker(impl, sandbox, threads=threads(pytestconfig))
         if sandbox is not None:
             print(f"\nsandbox: {sandbox.describe()}")
     yield started
@@ -136,14 +150,14 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
 
     def run() -> None:
         name, profile = request.function.__name__, budget(request.config)
-        checks, threads = load_profile(profile)
-        threads = min(threads, request.config.getoption("threads") or threads)
+        checks, profile_threads = load_profile(profile)
         calibrated = load_thresholds(profile).get(name)
         if calibrated is None:
             raise RuntimeError(f"no calibrated threshold for {name} under the {profile} profile: "
                                f"run `python -m autograder.calibrate --budget {profile}`")
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        curve = train_and_measure(student.worker, checks[name], seed=GRADING_SEED, device=device, threads=threads,
+        curve = train_and_measure(student.worker, checks[name], seed=GRADING_SEED, device=device,
+                                  threads=threads(request.config, profile_threads),
                                   log=lambda line: print(line, flush=True))
         request.config.stash[CURVES][name] = curve
         accuracy, limit = curve.test_accuracy[-1], calibrated["threshold"]

@@ -44,6 +44,7 @@ from data_scripts.subsets import ROOT_VARIABLE, dataset_root
 
 from .class_results import ClassResults
 from .distribute import gradescope_entries, unpack, write_zip
+from .resources import available
 from .results import write_atomically
 from .run_autograder import Layout, every_check_failed, judge_results
 from .sandbox import remove_tree, runs_python
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder of uploads")
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    threads = args.threads or max(1, available().threads // args.workers)
     grading = ClassGrading(args.out.resolve(), args.budget, args.time_limit, threads, args.sandbox_python,
                            args.first_uid)
     graded = grade_class(args.submissions.resolve(), grading, max(1, args.workers))

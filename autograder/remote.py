@@ -27,6 +27,7 @@ from .sandbox import Sandbox
 from .worker import Session, handle_request
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
+STARTUP_HANG_BOUND = 300.0  # seconds for a new worker's first answer: only a broken interpreter takes this long
 
 
 class StudentError(Exception):
@@ -46,7 +47,7 @@ class WorkerCrashed(StudentError):
 
 
 class Worker:
-    """Sends one request at a time. `time_left` bounds every request until reset."""
+    """Sends one request at a time. `deadline` (set by `set_time_limit`) bounds every request until reset."""
 
     def __init__(self) -> None:
         self.deadline: float | None = None
@@ -92,9 +93,9 @@ class SubprocessWorker(Worker):
     worker also kills whatever that user left running.
     """
 
-    def __init__(self, impl: Path, sandbox: Sandbox | None = None) -> None:
+    def __init__(self, impl: Path, sandbox: Sandbox | None = None, threads: int | None = None) -> None:
         super().__init__()
-        self.impl, self.sandbox = impl, sandbox
+        self.impl, self.sandbox, self.threads = impl, sandbox, threads
         self.process: subprocess.Popen | None = None
         self.starts = 0
 
@@ -104,9 +105,12 @@ class SubprocessWorker(Worker):
         args = [str(self.impl), str(request_read), str(reply_write)]
         command = (self.sandbox.command(args) if self.sandbox
                    else [sys.executable, "-I", str(WORKER_SCRIPT), *args])
+        environment = self.sandbox.environment() if self.sandbox else dict(os.environ)
+        if self.threads:  # torch's default is every CPU of the affinity mask, whatever the quota
+            environment["OMP_NUM_THREADS"] = str(self.threads)
         self.process = subprocess.Popen(
             command, pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL, start_new_session=True,
-            env=self.sandbox.environment() if self.sandbox else None,
+            env=environment,
         )
         os.close(request_read)
         os.close(reply_write)
@@ -133,13 +137,10 @@ class SubprocessWorker(Worker):
         self.process = None
 
     def _exchange(self, request: dict) -> Any:
-        if self.process is None:
-            self._start()
         try:
-            _write_all(self.request_fd, wire.encode(request))
-            prefix = self._read(wire.PREFIX_SIZE)
-            header = wire.parse_header(self._read(wire.header_length(prefix)))
-            return wire.decode_body(header, self._read(wire.payload_length(header)))
+            if self.process is None:
+                self._start_and_wait()
+            return self._round_trip(request)
         except StudentTimeout:
             self.close()
             raise
@@ -150,6 +151,23 @@ class SubprocessWorker(Worker):
                 raise WorkerCrashed("crash", f"the worker's reply was malformed ({error}); "
                                              "did the submission write to its pipes?", "") from None
             raise WorkerCrashed("crash", _death_message(code), "") from None
+
+    def _start_and_wait(self) -> None:
+        """Start the worker and wait for its first answer. Start-up (importing torch, seconds on a loaded
+        machine) is the grader's time, not the check's: the check's deadline moves on by as much."""
+        started, deadline = time.monotonic(), self.deadline
+        self._start()
+        self.deadline = started + STARTUP_HANG_BOUND
+        try:
+            self._round_trip({"op": "ping", "args": {}})
+        finally:
+            self.deadline = None if deadline is None else deadline + (time.monotonic() - started)
+
+    def _round_trip(self, request: dict) -> Any:
+        _write_all(self.request_fd, wire.encode(request))
+        prefix = self._read(wire.PREFIX_SIZE)
+        header = wire.parse_header(self._read(wire.header_length(prefix)))
+        return wire.decode_body(header, self._read(wire.payload_length(header)))
 
     def _read(self, size: int) -> bytes:
         chunks, remaining = [], size

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .processes import process_statuses
+from .sandbox_cgroup import SandboxCgroup
 
 HERE = Path(__file__).resolve().parent
 # What the worker imports: itself and the standard-library-and-torch modules beside it.
@@ -42,6 +43,8 @@ class Limits:
     # `import torch` alone maps about 3.7 GB of address space; CUDA maps far more, so no limit there.
     address_space_bytes: int | None = 6 << 30
     processes: int = 256  # threads count too; applied only under a dedicated user id
+    # The whole sandbox together, where a cgroup can be made (sandbox_cgroup.py): a fork bomb's copies included.
+    memory_bytes: int = 4 << 30
     open_files: int = 256
     file_bytes: int = 64 << 20
 
@@ -56,6 +59,7 @@ class Sandbox:
     python: str = sys.executable
     limits: Limits = field(default_factory=Limits)
     isolate_network: bool = True
+    cgroup: SandboxCgroup | None = None
 
     @classmethod
     def create(cls, root: Path, uid: int | None = None, gid: int | None = None, python: str = sys.executable,
@@ -74,7 +78,13 @@ class Sandbox:
             os.chown(root / "home", uid, gid if gid is not None else uid)
         (root / "home").chmod(0o700)
         sandbox = cls(root, uid, gid if gid is not None or uid is None else uid, python, limits or Limits())
-        sandbox.isolate_network = uid is not None and network_namespace_available()
+        if uid is not None:
+            sandbox.isolate_network = network_namespace_available()
+            # One group per sandbox user: parallel gradings have users of their own.
+            sandbox.cgroup = SandboxCgroup.create(f"cnnlab-sandbox-{uid}", sandbox.limits.memory_bytes,
+                                                  sandbox.limits.processes)
+        else:
+            sandbox.isolate_network = False
         return sandbox
 
     @property
@@ -88,7 +98,8 @@ class Sandbox:
     def launch(self, command: list[str]) -> list[str]:
         """`command`, prefixed so that it runs inside the sandbox."""
         config = {"uid": self.uid, "gid": self.gid, "home": str(self.root / "home"),
-                  "isolate_network": self.isolate_network, "limits": asdict(self.limits)}
+                  "isolate_network": self.isolate_network, "limits": asdict(self.limits),
+                  "cgroups": self.cgroup.procs_files if self.cgroup else []}
         return [self.python, "-I", str(self.root / "worker" / "sandbox_launch.py"), json.dumps(config), "--", *command]
 
     def environment(self) -> dict[str, str]:
@@ -96,7 +107,7 @@ class Sandbox:
         cache = str(self.root / "cache")
         environment = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.root / "home"), "LANG": "C.UTF-8",
                        "TORCH_HOME": cache, "HF_HOME": cache, "XDG_CACHE_HOME": cache, "MPLCONFIGDIR": cache}
-        if "OMP_NUM_THREADS" in os.environ:  # the grader's choice of threads carries over
+        if "OMP_NUM_THREADS" in os.environ:  # a choice of threads made outside the grader carries over
             environment["OMP_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"]
         return environment
 
@@ -104,12 +115,21 @@ class Sandbox:
         """SIGKILL every process of the sandbox user but `spare` (daemons that left the worker's group too)."""
         if self.uid is None or self.uid == os.getuid():
             return 0
-        return kill_processes_of(self.uid, spare)
+        frozen = self.cgroup.kill_all(spare) if self.cgroup else 0
+        return frozen + kill_processes_of(self.uid, spare)  # what escaped the group, and waiting out the zombies
+
+    def close(self) -> None:
+        """Kill what the sandbox still runs and remove its cgroup."""
+        self.kill_leftovers()
+        if self.cgroup:
+            self.cgroup.remove()
 
     def describe(self) -> str:
         user = f"user id {self.uid}" if self.uid is not None else "the grader's own user (not root: no privileges to drop)"
         network = "no network" if self.isolate_network else "network NOT isolated (no network namespace available)"
-        return f"submission code runs as {user}, {network}, limits {asdict(self.limits)}"
+        group = ("memory and tasks capped together by a cgroup" if self.cgroup else
+                 "no cgroup (the memory cap is per process)")
+        return f"submission code runs as {user}, {network}, {group}, limits {asdict(self.limits)}"
 
 
 def resolve_user(spec: str) -> tuple[int, int]:
@@ -189,14 +209,12 @@ def signal_each(pids: list[int], signum: int) -> set[int]:
 
 
 def process_states(uid: int) -> dict[int, tuple[str, int]]:
-    """(state letter: R, S, D, T, Z..., parent pid) of each process whose real user id is `uid`, zombies included."""
+    """(state letter: R, S, D, T, Z..., parent pid) of each process whose real user id is `uid`.
+
+    Zombies are included: until reaped they still count against the user's RLIMIT_NPROC.
+    """
     return {pid: (fields["State"].split()[0], int(fields["PPid"])) for pid, fields in process_statuses().items()
             if {"Uid", "State", "PPid"} <= fields.keys() and int(fields["Uid"].split()[0]) == uid}
-
-
-def processes_of(uid: int) -> list[int]:
-    """Process ids whose real user id is `uid`, zombies included (they count against RLIMIT_NPROC)."""
-    return list(process_states(uid))
 
 
 def network_namespace_available() -> bool:

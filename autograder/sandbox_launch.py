@@ -2,8 +2,8 @@
 
     python -I sandbox_launch.py CONFIG_JSON -- PYTHON -I worker.py ARGS...
 
-In this order: volunteer for the out-of-memory killer, leave the network namespace (needs
-root), set the resource limits, drop the supplementary groups, the group and the user, check
+In this order: join the sandbox's cgroups, volunteer for the out-of-memory killer, leave
+the network namespace (needs root), set the resource limits, drop the supplementary groups, the group and the user, check
 that root cannot be regained, then exec.
 Standard library only: it runs before anything else in the sandbox.
 """
@@ -17,9 +17,13 @@ CLONE_NEWNET = 0x40000000
 LIMITS = {"cpu_seconds": resource.RLIMIT_CPU, "address_space_bytes": resource.RLIMIT_AS,
           "processes": resource.RLIMIT_NPROC, "open_files": resource.RLIMIT_NOFILE,
           "file_bytes": resource.RLIMIT_FSIZE}
+CGROUP_ONLY = {"memory_bytes"}  # set on the sandbox's cgroup by the judge, not per process
 
 
 def enter(config: dict) -> None:
+    for procs in config["cgroups"]:  # before anything can fork: every descendant stays in the groups
+        with open(procs, "w") as file:
+            file.write(str(os.getpid()))
     # Under memory pressure the kernel kills the submission's processes first, never the judge:
     # a fork bomb's copies of the worker can together exhaust memory that no rlimit counts.
     with open("/proc/self/oom_score_adj", "w") as file:
@@ -30,7 +34,7 @@ def enter(config: dict) -> None:
             raise OSError(ctypes.get_errno(), "cannot leave the network namespace")
     uid, gid = config["uid"], config["gid"]
     for name, value in config["limits"].items():
-        if value is None or (name == "processes" and uid is None):
+        if value is None or name in CGROUP_ONLY or (name == "processes" and uid is None):
             continue  # without a user of its own, a process limit would count the grader's processes too
         resource.setrlimit(LIMITS[name], (value, value))
     if uid is not None:

@@ -1,7 +1,13 @@
-"""Fixtures shared by the project's own tests (not the autograder's checks)."""
+"""Fixtures shared by the project's own tests (not the autograder's checks), and the wall time per file.
+
+CI runs these tests with pytest-xdist (`-n 2`): files whose tests share an expensive
+fixture keep them on one worker with `pytest.mark.xdist_group`, and every grading a test
+starts uses `tests.grading.cpu_share()` threads, so the workers divide the cores.
+"""
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from pathlib import Path
 from typing import Iterator
 
@@ -32,3 +38,22 @@ def gradescope() -> Iterator[SimulatedGradescope]:
     simulated = SimulatedGradescope()
     yield simulated
     simulated.close()
+
+
+class TimePerFile:
+    """Sums setup, call and teardown of every test per file (under xdist, as the controller hears them)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.seconds[report.nodeid.split("::")[0]] += report.duration
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        terminalreporter.section("time per test file (tests on parallel workers add up)")
+        for path, total in sorted(self.seconds.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{total:8.1f} s  {path}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(TimePerFile(), "time-per-file")

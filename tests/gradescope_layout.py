@@ -20,17 +20,21 @@ import sys
 import sysconfig
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from autograder.distribute import gradescope_entries, unpack, write_zip
 from autograder.sandbox import runs_python
 from data_scripts.subsets import dataset_root
 
-from .grading import failed_checks
+from .grading import GRADING_HANG_BOUND, cpu_share, failed_checks
 
 REPO = Path(__file__).resolve().parent.parent
-SANDBOX_UID = 64000
+# Each pytest-xdist worker (gw0, gw1, ...) has a sandbox user of its own: a sweep of one never
+# kills another's processes, and their process limits are counted apart.
+SANDBOX_UID = 64000 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 
 
 @dataclass
@@ -63,10 +67,26 @@ def sandbox_python(folder: Path, uid: int) -> str | None:
     return python if runs_python(python, uid) else None
 
 
+def folder_under_tmp(prefix: str) -> Path:
+    """A fresh folder under /tmp that the sandbox users may pass through (pytest's own are closed to them)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    root.chmod(0o711)
+    return root
+
+
+@contextmanager
+def scratch_folder_under_tmp(prefix: str) -> Iterator[Path]:
+    """`folder_under_tmp`, removed with all it holds afterwards."""
+    root = folder_under_tmp(prefix)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 class SimulatedGradescope:
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="autograder-", dir="/tmp"))
-        self.root.chmod(0o711)
+        self.root = folder_under_tmp("autograder-")
         source = self.root / "source"
         write_zip(gradescope_entries(), self.root / "autograder.zip")
         unpack(self.root / "autograder.zip", source)
@@ -79,7 +99,7 @@ class SimulatedGradescope:
             if python is not None:
                 self.python, self.uid = python, SANDBOX_UID
 
-    def grade(self, upload: dict[str, str | bytes] | Path, *options: str, timeout: float = 900) -> Graded:
+    def grade(self, upload: dict[str, str | bytes] | Path, *options: str) -> Graded:
         """Put `upload` (file name -> content, or a folder to copy) in submission/ and run run_autograder."""
         for name in ("submission", "results", "grading"):
             shutil.rmtree(self.root / name, ignore_errors=True)
@@ -95,13 +115,13 @@ class SimulatedGradescope:
                     file.write(content)
         (self.root / "results").mkdir()
         command = ["bash", str(self.root / "source" / "autograder" / "gradescope" / "run_autograder"),
-                   "--budget", "smoke", "--sandbox-python", self.python, *options]
+                   "--budget", "smoke", "--threads", str(cpu_share()), "--sandbox-python", self.python, *options]
         if self.uid is not None:
             command += ["--user", str(self.uid)]
         env = os.environ | {"CNNLAB_AUTOGRADER_ROOT": str(self.root), "CNNLAB_PYTHON": sys.executable}
         env.pop("CNNLAB_DATA_DIR", None)  # the data is the copy in source/, closed to the sandbox user
         started = time.monotonic()
-        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=GRADING_HANG_BOUND)
         seconds = time.monotonic() - started
         assert finished.returncode == 0, f"run_autograder exited {finished.returncode}:\n{finished.stderr[-3000:]}"
         results = json.loads((self.root / "results" / "results.json").read_text())

@@ -4,8 +4,10 @@
     python -m tests.grading --benchmark  # time whole grading runs of the solution
 
 Each folder is graded by `pytest autograder --impl DIR --results-json ...` in its own
-process, as a student or Gradescope would run it; two at a time (one thread each) to use
-both cores of a small machine.
+process, as a student or Gradescope would run it, with one torch thread, as many at a time as
+this process has CPUs to itself (`cpu_share`). One thread per grading: on a loaded machine a
+thread that loses its core stalls its siblings at every parallel region (two threads ran 4x
+slower beside one busy process), while single-threaded gradings only share the cores.
 """
 from __future__ import annotations
 
@@ -20,12 +22,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.resources import available
 from autograder.rubric import load_rubric
 
 from .submissions.build import REPO, SOLUTIONS, build_mutant, build_variant, copy_solution, variant_names
 from .submissions.mutants import MUTANTS, TRAINING_MUTANTS
 
 UNIT_ONLY = ("-m", "not training")
+# A bound on a hang of the grader itself, not a speed expectation: the slowest grading here
+# (the solution, cpu profile) takes about 5 minutes on one idle core.
+GRADING_HANG_BOUND = 3600
+
+
+def cpu_share() -> int:
+    """The CPUs this test process may keep busy: the machine's usable ones over pytest-xdist's workers."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, available().threads // workers)
 
 
 @dataclass
@@ -48,6 +60,11 @@ class Grade:
     def failed(self) -> set[str]:
         return failed_checks(self.results)
 
+    def feedback(self, check: str) -> str:
+        """What the results document tells the student about rubric check `check`."""
+        number = load_rubric()[check].number
+        return next(t["output"] for t in self.results["tests"] if t.get("number") == number)
+
 
 def failed_checks(results: dict) -> set[str]:
     """Ids of the rubric checks that lost points in a results document."""
@@ -55,49 +72,47 @@ def failed_checks(results: dict) -> set[str]:
     return {by_number[t["number"]] for t in results.get("tests", []) if "number" in t and t["score"] < t["max_score"]}
 
 
-def grade(impl: Path, workdir: Path, *extra: str, threads: int | None = 1) -> Grade:
-    """Grade `impl` in a fresh process; `threads` caps torch's threads (None: torch's default)."""
+def grade(impl: Path, workdir: Path, *extra: str, threads: int = 1) -> Grade:
+    """Grade `impl` in a fresh process with `threads` torch threads."""
     results = workdir / f"{impl.name}.results.json"
-    extra = (*extra, "--curves", str(workdir / f"{impl.name}.curves.json"))
-    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+    extra = (*extra, "--curves", str(workdir / f"{impl.name}.curves.json"), "--threads", str(threads))
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "autograder", "--impl", str(impl), "--results-json", str(results),
          "-q", "-p", "no:cacheprovider", *extra],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": str(threads)}, capture_output=True, text=True,
+        timeout=GRADING_HANG_BOUND)
     parsed = json.loads(results.read_text()) if results.exists() else {}
     return Grade(done.returncode, done.stdout + done.stderr, parsed)
 
 
-def build_corpus(root: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:
-    """Every graded folder of the validity suite, with the pytest arguments it is graded with.
+Corpus = dict[str, tuple[Path, tuple[str, ...]]]  # name -> (folder, the pytest arguments it is graded with)
 
-    The solution gets every check, training included (cpu profile); the skeleton too (its
-    checks fail at once); variants every check with the smoke profile's training; unit
-    mutants the unit checks, and each training mutant only the training check it is paired with.
-    """
+
+def unit_mutant_corpus(root: Path) -> Corpus:
+    """Every one-bug mutant, graded on the unit checks."""
+    return {f"mutant:{m.name}": (build_mutant(m, root / f"mutant-{m.name}"), UNIT_ONLY) for m in MUTANTS}
+
+
+def trained_corpus(root: Path) -> Corpus:
+    """The gradings that train: the solution with every check under the cpu profile (the one full
+    grading of the run), the skeleton likewise (its checks fail at once), the correct variants
+    under the smoke profile, and each training mutant on its one check under its budget."""
     full = ("--budget", "cpu")
-    folders: dict[str, tuple[Path, tuple[str, ...]]] = {
-        "solution": (copy_solution(root / "solution"), full), "skeleton": (REPO / "assignment", full)}
-    for name in variant_names():  # trained too, under the quick smoke profile
+    folders: Corpus = {"solution": (copy_solution(root / "solution"), full), "skeleton": (REPO / "assignment", full)}
+    for name in variant_names():
         folders[f"variant:{name}"] = (build_variant(name, root / f"variant-{name}"), ("--budget", "smoke"))
-    for mutant in MUTANTS:
-        folders[f"mutant:{mutant.name}"] = (build_mutant(mutant, root / f"mutant-{mutant.name}"), UNIT_ONLY)
     for case in TRAINING_MUTANTS:
         path = build_mutant(case.mutant, root / f"training-{case.key}")
-        folders[f"training:{case.key}"] = (path, ("--budget", "cpu", "-k", case.check))
+        folders[f"training:{case.key}"] = (path, ("--budget", case.budget, "-k", case.check))
     return folders
 
 
-def grade_all(folders: dict[str, tuple[Path, tuple[str, ...]]], workdir: Path, jobs: int = 2) -> dict[str, Grade]:
-    """Unit-only gradings `jobs` at a time; gradings that train one at a time, with the cores to themselves."""
-    unit = {n: f for n, f in folders.items() if f[1] == UNIT_ONLY}
-    with ThreadPoolExecutor(jobs) as pool:
-        futures = {name: pool.submit(grade, path, workdir, *args) for name, (path, args) in unit.items()}
-        grades = {name: future.result() for name, future in futures.items()}
-    for name, (path, args) in folders.items():
-        if name not in unit:
-            grades[name] = grade(path, workdir, *args, threads=None)
-    return {name: grades[name] for name in folders}
+def grade_all(folders: Corpus, workdir: Path) -> dict[str, Grade]:
+    """Every folder of `folders`, `cpu_share()` gradings at a time, the longest first."""
+    longest_first = sorted(folders, key=lambda name: name != "solution")
+    with ThreadPoolExecutor(cpu_share()) as pool:
+        futures = {name: pool.submit(grade, folders[name][0], workdir, *folders[name][1]) for name in longest_first}
+        return {name: futures[name].result() for name in folders}
 
 
 def validity_table(grades: dict[str, Grade]) -> str:
@@ -122,7 +137,7 @@ def benchmark(runs: int = 3) -> None:
         seconds = []
         for _ in range(runs):
             start = time.perf_counter()
-            result = grade(SOLUTIONS, Path(tmp), *UNIT_ONLY, threads=None)
+            result = grade(SOLUTIONS, Path(tmp), *UNIT_ONLY, threads=available().threads)
             seconds.append(time.perf_counter() - start)
             assert result.score == result.max_score, result.output[-2000:]
     print(f"grading solutions/ ({len(result.results['tests'])} checks, {os.cpu_count()} cores): "
@@ -134,7 +149,8 @@ def main() -> None:
         benchmark()
         return
     with tempfile.TemporaryDirectory() as tmp:
-        grades = grade_all(build_corpus(Path(tmp)), Path(tmp))
+        root = Path(tmp)
+        grades = grade_all(unit_mutant_corpus(root) | trained_corpus(root), root)
         print(validity_table(grades))
 
 

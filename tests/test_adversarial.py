@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from autograder.rubric import load_rubric
-from autograder.sandbox import kill_processes_of, processes_of
+from autograder.sandbox import kill_processes_of, process_states
 from autograder.training import load_profile
 
 from .gradescope_layout import SimulatedGradescope
@@ -79,4 +79,4 @@ def test_a_hostile_submission_earns_nothing_it_did_not_earn(hostile: Hostile, gr
     with pytest.raises(BlockingIOError):
         listener.accept()
     if gradescope.uid is not None:
-        assert processes_of(gradescope.uid) == [], "processes of the sandbox user outlived the grading"
+        assert process_states(gradescope.uid) == {}, "processes of the sandbox user outlived the grading"

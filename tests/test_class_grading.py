@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,8 @@ from PIL import Image
 
 from autograder.rubric import load_rubric
 
-from .gradescope_layout import sandbox_python
-from .grading import failed_checks
+from .gradescope_layout import sandbox_python, scratch_folder_under_tmp
+from .grading import GRADING_HANG_BOUND, failed_checks
 from .submissions.build import REPO, build_mutant, copy_solution
 from .submissions.hostile import HOSTILE
 from .submissions.mutants import MUTANTS
@@ -35,6 +34,7 @@ FIRST_UID = 64100  # apart from the simulated Gradescope's user
 MUTANT_NAMES = ("no_shortcut", "concatenation_missing_input", "se_no_sigmoid")
 HOSTILE_NAMES = ("write_results_json", "exit_inside_forward")
 UNIT_CHECKS = {c.id for c in load_rubric().values() if c.part != "training"}
+pytestmark = pytest.mark.xdist_group("class")  # one worker grades the batch for every test of the file
 
 
 @dataclass
@@ -46,9 +46,9 @@ class Batch:
 
     def run(self) -> str:
         command = [sys.executable, "-m", "autograder.grade_class", str(self.uploads), "-o", str(self.folder),
-                   "--budget", "smoke", "--workers", "2", "--first-uid", str(FIRST_UID),
+                   "--budget", "smoke", "--workers", "2", "--threads", "1", "--first-uid", str(FIRST_UID),
                    "--sandbox-python", self.python]
-        finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=2400)
+        finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=GRADING_HANG_BOUND)
         assert finished.returncode == 0, f"grade_class exited {finished.returncode}:\n{finished.stderr[-4000:]}"
         return finished.stdout + finished.stderr
 
@@ -79,16 +79,14 @@ def class_uploads(folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def batch() -> Iterator[Batch]:
-    root = Path(tempfile.mkdtemp(prefix="class-", dir="/tmp"))  # pytest's folders are closed to other users
-    root.chmod(0o711)
-    class_uploads(root / "uploads")
-    python = sys.executable
-    if os.getuid() == 0:  # the sandbox users run submission code: they need an interpreter they can read
-        python = sandbox_python(root / "venv", FIRST_UID) or pytest.skip("no interpreter the sandbox users can run")
-    graded = Batch(root / "batch", root / "uploads", python)
-    graded.output = graded.run()
-    yield graded
-    shutil.rmtree(root, ignore_errors=True)
+    with scratch_folder_under_tmp("class-") as root:
+        class_uploads(root / "uploads")
+        python = sys.executable
+        if os.getuid() == 0:  # the sandbox users run submission code: they need an interpreter they can read
+            python = sandbox_python(root / "venv", FIRST_UID) or pytest.skip("no interpreter the sandbox users can run")
+        graded = Batch(root / "batch", root / "uploads", python)
+        graded.output = graded.run()
+        yield graded
 
 
 def test_every_upload_gets_results_and_a_row(batch: Batch) -> None:

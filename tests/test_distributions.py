@@ -14,6 +14,8 @@ import pytest
 from autograder.distribute import gradescope_entries, student_entries, write_zip
 from autograder.rubric import load_rubric
 
+from .grading import GRADING_HANG_BOUND
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MARKERS = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
@@ -103,7 +105,7 @@ def test_the_release_grades_a_students_work_on_its_own(release: Path, tmp_path: 
         shutil.copy(REPO / "solutions" / name, release / "assignment" / name)
     done = subprocess.run([sys.executable, "-m", "pytest", "autograder", "-m", "not training", "-q",
                            "-p", "no:cacheprovider", "--results-json", str(tmp_path / "results.json")],
-                          cwd=release, capture_output=True, text=True, timeout=600)
+                          cwd=release, capture_output=True, text=True, timeout=GRADING_HANG_BOUND)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "skipped" in done.stdout, "the checks that need the reference solution should be skipped"
     results = json.loads((tmp_path / "results.json").read_text())

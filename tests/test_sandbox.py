@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,9 +12,9 @@ import pytest
 import torch
 
 from autograder.remote import StudentError, Submission, SubprocessWorker
-from autograder.sandbox import Limits, Sandbox, kill_processes_of, processes_of
+from autograder.sandbox import Limits, Sandbox, kill_processes_of, process_states
 
-from .gradescope_layout import SANDBOX_UID, sandbox_python
+from .gradescope_layout import SANDBOX_UID, sandbox_python, scratch_folder_under_tmp
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -81,9 +79,7 @@ def test_the_worker_imports_torch_and_runs_under_the_limits_and_big_allocations_
 
 @pytest.mark.skipif(os.getuid() != 0, reason="dropping privileges needs root")
 def test_as_root_the_sandbox_user_has_no_network_no_secrets_and_no_way_back() -> None:
-    root = Path(tempfile.mkdtemp(prefix="sandbox-", dir="/tmp"))  # pytest's temporary folders are closed to others
-    try:
-        root.chmod(0o711)
+    with scratch_folder_under_tmp("sandbox-") as root:
         python = sandbox_python(root / "venv", SANDBOX_UID)
         if python is None:
             pytest.skip("no interpreter the sandbox user can run")
@@ -106,29 +102,57 @@ def test_as_root_the_sandbox_user_has_no_network_no_secrets_and_no_way_back() ->
         assert report["cache"] == "read-only" and report["cwd"] == str(sandbox.root / "home")
         assert report["oom_score_adj"] == "1000", "the out-of-memory killer must pick submission code first"
         assert "CNNLAB_AUTOGRADER_ROOT" not in report["environment"] and "PYTHONPATH" not in report["environment"]
-        assert processes_of(SANDBOX_UID) == []
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        assert process_states(SANDBOX_UID) == {}
+
+
+MEMORY_HOG = """
+import sys
+hog = bytearray(int(sys.argv[1]))  # touched page by page, so the memory is really used
+for i in range(0, len(hog), 4096):
+    hog[i] = 1
+"""
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="dropping privileges needs root")
-def test_a_fork_bomb_of_the_sandbox_user_is_swept_and_reaped() -> None:
-    root = Path(tempfile.mkdtemp(prefix="sandbox-", dir="/tmp"))
-    try:
-        root.chmod(0o711)
+@pytest.mark.parametrize("sweep", ["cgroup", "user id"])
+def test_a_fork_bomb_of_the_sandbox_user_is_swept_and_reaped(sweep: str) -> None:
+    with scratch_folder_under_tmp("sandbox-") as root:
         sandbox = Sandbox.create(root / "sandbox", SANDBOX_UID, SANDBOX_UID)
+        if sweep == "cgroup" and sandbox.cgroup is None:
+            pytest.skip("no writable cgroup v1 hierarchy here")
         bomb = subprocess.Popen(sandbox.launch(["/usr/bin/python3", "-I", "-c", FORK_BOMB]),
                                 env=sandbox.environment(), start_new_session=True)
-        deadline = time.monotonic() + 30
-        while len(processes_of(SANDBOX_UID)) < Limits().processes and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(processes_of(SANDBOX_UID)) == Limits().processes, "the bomb never reached the process limit"
-        started = time.monotonic()
-        killed = kill_processes_of(SANDBOX_UID)
-        print(f"\nswept {killed} processes in {time.monotonic() - started:.2f} s")
-        bomb.wait(timeout=10)
-        assert processes_of(SANDBOX_UID) == [], "processes of the bomb survived the sweep (or were never reaped)"
-        assert killed >= Limits().processes
-    finally:
-        kill_processes_of(SANDBOX_UID)
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            deadline = time.monotonic() + 30
+            while len(process_states(SANDBOX_UID)) < Limits().processes and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert len(process_states(SANDBOX_UID)) == Limits().processes, "the bomb never reached the process limit"
+            started = time.monotonic()
+            killed = sandbox.kill_leftovers() if sweep == "cgroup" else kill_processes_of(SANDBOX_UID)
+            print(f"\n{sweep} sweep: {killed} processes in {time.monotonic() - started:.2f} s")
+            bomb.wait(timeout=10)
+            assert process_states(SANDBOX_UID) == {}, "processes of the bomb survived the sweep (or were never reaped)"
+            # At the limit no fork succeeds until something dies: stopped first, none is born during the sweep.
+            assert killed == Limits().processes, f"{killed} killed for {Limits().processes}: the bomb outran the sweep"
+        finally:
+            sandbox.close()  # a failed case must not leave the bomb to the tests after it
+            kill_processes_of(SANDBOX_UID)
+        if sandbox.cgroup:
+            assert not any(folder.exists() for folder in sandbox.cgroup.folders.values()), "the cgroup outlived close()"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="dropping privileges needs root")
+def test_the_sandbox_cgroup_caps_memory_below_the_address_space_limit() -> None:
+    cap = 256 << 20
+    with scratch_folder_under_tmp("sandbox-") as root:
+        sandbox = Sandbox.create(root / "sandbox", SANDBOX_UID, SANDBOX_UID, limits=Limits(memory_bytes=cap))
+        if sandbox.cgroup is None:
+            pytest.skip("no writable cgroup v1 hierarchy here")
+        try:
+            run = lambda size: subprocess.run(sandbox.launch(["/usr/bin/python3", "-I", "-c", MEMORY_HOG, str(size)]),
+                                              env=sandbox.environment(), capture_output=True, timeout=120)
+            assert run(cap // 4).returncode == 0, "a process well within the cap must run"
+            over = run(2 * cap)
+            assert over.returncode == -9, f"twice the cap was not stopped by the kernel: {over.returncode}"
+        finally:
+            sandbox.close()
