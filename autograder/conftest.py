@@ -25,14 +25,16 @@ from .package_loader import load_module
 from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker
 from .resources import available
 from .results import Outcome, results_document, write_atomically
-from .rubric import load_rubric
+from .rubric import load_rubric, reference_seconds
 from .sandbox import Sandbox, resolve_user
+from .speed import speed_factor
 from .training import load_profile, load_thresholds, train_and_measure
 
 REPO = Path(__file__).resolve().parent.parent
 OUTCOMES = pytest.StashKey[dict]()
 STARTED = pytest.StashKey[float]()
 CURVES = pytest.StashKey[dict]()
+SPEED = pytest.StashKey[float]()
 GRADING_SEED = 0
 
 
@@ -86,15 +88,30 @@ def threads(config: pytest.Config, wanted: int | None = None) -> int:
     return max(1, min(wanted or usable, cap, usable))
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    return [f"grading: {config.getoption('impl').resolve()}", f"resources: {available().describe()}"]
+def time_limit_factor(config: pytest.Config) -> float:
+    """What every check's time limit is multiplied by: --time-limit-scale times this machine's speed factor."""
+    if SPEED not in config.stash:
+        config.stash[SPEED] = speed_factor(reference_seconds())
+    return config.getoption("time_limit_scale") * config.stash[SPEED]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"grading: {config.getoption('impl').resolve()}"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if session.config.getoption("inprocess") and reporter is not None:
+    """What the grading runs with, shown even under -q (run_autograder's output, for the instructor)."""
+    config, reporter = session.config, session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    reporter.write_line(f"resources: {available().describe()}")
+    if config.getoption("inprocess"):
         reporter.write_line("--inprocess: the graded code runs inside this process, unisolated and untimed "
                             "(for debugging; scores may differ from real grading)", yellow=True)
+    else:
+        reporter.write_line(f"time limits: rubric.toml's x {time_limit_factor(config):.2f} (this machine's speed "
+                            f"factor {config.stash[SPEED]:.2f}, --time-limit-scale "
+                            f"{config.getoption('time_limit_scale'):g})")
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +146,7 @@ def student(worker: Worker, request: pytest.FixtureRequest) -> Iterator[Submissi
     """The graded folder, under the check's time limit from the rubric."""
     entry = load_rubric().get(request.function.__name__)
     if not request.config.getoption("inprocess"):
-        worker.set_time_limit((entry.timeout if entry else 60) * request.config.getoption("time_limit_scale"))
+        worker.set_time_limit((entry.timeout if entry else 60) * time_limit_factor(request.config))
     yield Submission(worker)
     worker.set_time_limit(None)
     worker.kill_strays()

@@ -145,12 +145,19 @@ class SubprocessWorker(Worker):
             self.close()
             raise
         except (BrokenPipeError, EOFError, wire.WireError) as error:
-            code = self.process.poll() if self.process else None
+            code = self._exit_status()
             self.close()
             if isinstance(error, wire.WireError):
                 raise WorkerCrashed("crash", f"the worker's reply was malformed ({error}); "
                                              "did the submission write to its pipes?", "") from None
             raise WorkerCrashed("crash", _death_message(code), "") from None
+
+    def _exit_status(self) -> int | None:
+        """The worker's exit status, waiting a little: on a loaded machine the pipes close before it is reaped."""
+        try:
+            return self.process.wait(timeout=2) if self.process else None
+        except subprocess.TimeoutExpired:
+            return None  # alive with its pipes closed (os._exit() in a forked child)
 
     def _start_and_wait(self) -> None:
         """Start the worker and wait for its first answer. Start-up (importing torch, seconds on a loaded

@@ -50,6 +50,12 @@ def load_rubric(path: Path = RUBRIC_FILE) -> dict[str, Check]:
     return checks
 
 
+@cache
+def reference_seconds(path: Path = RUBRIC_FILE) -> float:
+    """What `speed.workload_seconds` took on the machine the time limits were set on."""
+    return float(tomllib.loads(path.read_text())["reference_seconds"])
+
+
 def check(func: F) -> F:
     """Give a test its rubric entry (points, number, visibility) under its own name."""
     entry = load_rubric().get(func.__name__)
