@@ -107,7 +107,7 @@ def test_basic_block_gradient_flow(student):
 
 # At initialisation, in eval mode, the gradient reaching an 18-layer ResNet's input is
 # 3e-3 to 6e-3 of the output gradient with skip connections, and 1e-8 to 4e-8 without them
-# (measured over 5 seeds at widths 4 to 64; see tests/test_grader_validity.py).
+# (measured over 5 seeds at widths 4 to 64; see tests/test_validity_trained.py).
 STEM_GRADIENT_BOUND = 1e-4
 
 

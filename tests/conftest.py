@@ -1,8 +1,8 @@
 """Fixtures shared by the project's own tests (not the autograder's checks), and the wall time per file.
 
-CI runs these tests with pytest-xdist (`-n 2`): files whose tests share an expensive
-fixture keep them on one worker with `pytest.mark.xdist_group`, and every grading a test
-starts uses `tests.grading.cpu_share()` threads, so the workers divide the cores.
+CI runs these tests with pytest-xdist (`-n 2 --dist loadfile`): each file runs whole on one
+worker, so a file's expensive fixture is built once, and every grading a test starts uses
+`tests.grading.cpu_share()` threads, so the workers divide the cores between them.
 """
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ class TimePerFile:
         self.seconds[report.nodeid.split("::")[0]] += report.duration
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.seconds:
+            return
         terminalreporter.section("time per test file (tests on parallel workers add up)")
         for path, total in sorted(self.seconds.items(), key=lambda item: -item[1]):
             terminalreporter.write_line(f"{total:8.1f} s  {path}")

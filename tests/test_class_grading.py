@@ -34,7 +34,6 @@ FIRST_UID = 64100  # apart from the simulated Gradescope's user
 MUTANT_NAMES = ("no_shortcut", "concatenation_missing_input", "se_no_sigmoid")
 HOSTILE_NAMES = ("write_results_json", "exit_inside_forward")
 UNIT_CHECKS = {c.id for c in load_rubric().values() if c.part != "training"}
-pytestmark = pytest.mark.xdist_group("class")  # one worker grades the batch for every test of the file
 
 
 @dataclass

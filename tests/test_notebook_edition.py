@@ -14,7 +14,6 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat", reason="the notebook edition needs the 'notebook' extra (nbgrader)")
 nbgrader_api = pytest.importorskip("nbgrader.api")
-pytestmark = pytest.mark.xdist_group("notebook")  # one worker builds the course for all three tests
 
 from autograder.notebook import ASSIGNMENT, write_course  # noqa: E402
 from autograder.rubric import load_rubric  # noqa: E402

@@ -7,13 +7,15 @@ sandbox's other user and network namespace stop; they run when the tests run as 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.submission_files import STUDENT_FILES
 
 REPO = Path(__file__).resolve().parents[2]
-LISTENER_PORT = 47231  # the network attack dials this port on localhost; the test listens there
+# The network attack dials this port on localhost, where the test listens; one port per pytest-xdist worker.
+LISTENER_PORT = 47231 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 
 # The first forward body of each block file (BasicBlock, DenseLayer, DepthwiseSeparableConv, SEBlock).
 FORWARD = "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        ### BEGIN SOLUTION\n"
@@ -145,7 +147,7 @@ _os.write(2, b"x" * (4 << 20))
 
 NETWORK = f'''
 import socket as _socket
-for _address in (("127.0.0.1", {LISTENER_PORT}), ("1.1.1.1", 53), ("8.8.8.8", 443)):
+for _address in (("127.0.0.1", {LISTENER_PORT}), ("::1", {LISTENER_PORT}), ("localhost", {LISTENER_PORT})):
     try:
         _socket.create_connection(_address, timeout=2).close()
     except OSError:
@@ -257,7 +259,7 @@ HOSTILE = [
             (("senet.py", FORWARD, "hog = torch.empty(40 << 30, dtype=torch.uint8)\nhog.fill_(1)"),),
             loses=frozenset({"test_se_block_output_shape", "test_se_block_zero_excitation_halves_the_input",
                              "test_se_basic_block_output_shape", "test_train_se_resnet18_cifar10"})),
-    Hostile("open_network_socket", "connects to a listener on localhost and to public addresses", "skeleton",
+    Hostile("open_network_socket", "connects to a listener on localhost, over IPv4, IPv6 and by name", "skeleton",
             at_import(NETWORK, ("resnet.py",)), needs_root=True),
     Hostile("background_process", "starts a sleeper in its own session and a daemon that keeps rewriting "
             "results.json", "skeleton", at_import(BACKGROUND, ("resnet.py",)), needs_root=True),
