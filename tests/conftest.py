@@ -40,22 +40,31 @@ def gradescope() -> Iterator[SimulatedGradescope]:
     simulated.close()
 
 
-class TimePerFile:
-    """Sums setup, call and teardown of every test per file (under xdist, as the controller hears them)."""
+class SuiteReport:
+    """At the end of the run: the time each file took (setup, call and teardown of its tests summed,
+    fixtures included), and the lines tests recorded with `record_property("summary", line)`.
+    Under pytest-xdist both arrive with the reports, so the controller prints them."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.summaries: dict[str, list[str]] = defaultdict(list)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.seconds[report.nodeid.split("::")[0]] += report.duration
+        path = report.nodeid.split("::")[0]
+        self.seconds[path] += report.duration
+        self.summaries[path] += [value for name, value in report.user_properties if name == "summary"]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if not self.seconds:
-            return
-        terminalreporter.section("time per test file (tests on parallel workers add up)")
-        for path, total in sorted(self.seconds.items(), key=lambda item: -item[1]):
-            terminalreporter.write_line(f"{total:8.1f} s  {path}")
+        for path, lines in self.summaries.items():
+            if lines:
+                terminalreporter.section(f"summary of {path}")
+                for line in lines:
+                    terminalreporter.write_line(line)
+        if self.seconds:
+            terminalreporter.section("time per test file")
+            for path, total in sorted(self.seconds.items(), key=lambda item: -item[1]):
+                terminalreporter.write_line(f"{total:8.1f} s  {path}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(TimePerFile(), "time-per-file")
+    config.pluginmanager.register(SuiteReport(), "suite-report")

@@ -2,7 +2,7 @@
 
 Each case of `tests/submissions/hostile.py` is uploaded to the stand-in /autograder and
 graded with the smoke profile and a quarter of the rubric's time limits (hangs cost less).
-`pytest tests/test_adversarial.py -s` prints a table row per attack: points, time, feedback.
+The run's summary lists a table row per attack: points, time, feedback.
 """
 from __future__ import annotations
 
@@ -56,14 +56,14 @@ def listener() -> Iterator[socket.socket]:
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=[h.name for h in HOSTILE])
 def test_a_hostile_submission_earns_nothing_it_did_not_earn(hostile: Hostile, gradescope: SimulatedGradescope,
-                                                            listener: socket.socket) -> None:
+                                                            listener: socket.socket, record_property) -> None:
     if hostile.needs_root and gradescope.uid is None:
         pytest.skip("needs the sandbox's own user and network namespace: run the tests as root")
     graded = gradescope.grade(hostile.files(), "--time-limit-scale", "0.25")
     lost = [t for t in graded.results["tests"] if t["score"] < t["max_score"]]
     said = next((line for line in (lost[0]["output"].splitlines() if lost else [])
                  if line.strip() and not line.startswith("Expected:")), "-")[:140]
-    print(f"\n| {hostile.name} | {graded.results['score']:g} | {graded.seconds:.0f} s | {said} |")  # with -s: a table
+    record_property("summary", f"| {hostile.name} | {graded.results['score']:g} | {graded.seconds:.0f} s | {said} |")
     assert_complete_and_valid(graded)
     failure = [t["output"] for t in graded.results["tests"] if t["name"] == "autograder error"]
     assert not failure, f"the grader itself failed: {failure[0]}\n{graded.stdout[-4000:]}"
