@@ -1,4 +1,4 @@
-"""The model, optimizer and scheduler that the training-loop checks hand to `train_one_epoch`.
+"""The model, loader, optimizer and scheduler that the training-loop checks hand to `train_one_epoch`.
 
 Both sides build them: the worker for the student's loop, the judge for the reference
 loop, so the two runs start from the same weights and follow the same schedule. The
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
 LEARNING_RATE = 0.1
 
@@ -19,6 +20,27 @@ def loop_model() -> nn.Module:
         nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
         nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 10),
     )
+
+
+class Loader:
+    """Batches as ASSIGNMENT_SPEC.md's `loader`: iterable, with a length (batches per pass), a
+    `batch_size` and a `dataset` whose length is the number of samples, like a DataLoader."""
+
+    def __init__(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.batches = list(batches)
+        self.batch_size = len(self.batches[0][1]) if self.batches else 0
+        self.dataset = TensorDataset(torch.cat([x for x, _ in self.batches]),
+                                                      torch.cat([y for _, y in self.batches]))
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getattr__(self, name: str):
+        raise AttributeError(f"the grader's loader has no attribute {name!r}: ASSIGNMENT_SPEC.md promises "
+                             "a loader only batches, len(loader), loader.batch_size and len(loader.dataset)")
 
 
 class SpyOptimizer(torch.optim.SGD):

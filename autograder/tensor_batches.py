@@ -3,7 +3,8 @@
 No DataLoader, no worker processes, no PIL: the images sit on the training device as one
 uint8 tensor, each batch is gathered by index, and random crops (with zero padding) and
 horizontal flips are computed for the whole batch at once. Iterating gives
-(float images (B, C, H, W), int64 labels (B,)), normalised per channel.
+(float images (B, C, H, W), int64 labels (B,)), normalised per channel. Like a DataLoader
+(and the spec's `loader`) it has a length, a `batch_size` and a `dataset` with a length.
 Imported by the worker as a top-level module: standard library and torch only.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from typing import Iterator, Sequence
 
 import torch
+from torch.utils.data import TensorDataset
 
 
 class TensorBatches:
@@ -41,6 +43,7 @@ class TensorBatches:
         self.mean = torch.tensor(mean, device=device).view(1, channels, 1, 1) * 255
         self.std = torch.tensor(std, device=device).view(1, channels, 1, 1) * 255
         self.generator = torch.Generator(device=self.images.device).manual_seed(seed)
+        self.dataset = TensorDataset(self.images, self.labels)
 
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch_size)

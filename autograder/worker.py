@@ -21,13 +21,15 @@ if __name__ == "__main__":
     # Started with `python -I`, so our sibling modules are not on the path by default.
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import import_policy
-    from loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
+    from loop_fixtures import (Loader, RecordingLoss, SpyOptimizer, SpyScheduler, loop_model,
+                               record_forward_calls)
     from package_loader import load_package
     from training_run import Settings, TrainingRun, training_cnn
     import wire
 else:
     from . import import_policy
-    from .loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
+    from .loop_fixtures import (Loader, RecordingLoss, SpyOptimizer, SpyScheduler, loop_model,
+                                record_forward_calls)
     from .package_loader import load_package
     from .training_run import Settings, TrainingRun, training_cnn
     from . import wire
@@ -197,7 +199,7 @@ class Session:
         calls = record_forward_calls(model)
         optimizer = SpyOptimizer(model.parameters())
         scheduler = SpyScheduler(optimizer) if use_scheduler else None
-        loader = [(x, y) for x, y in batches]
+        loader = Loader(batches)
         criterion = RecordingLoss()
         returned = self.run_student("loop", "train_one_epoch", lambda: train.train_one_epoch(
             model, loader, optimizer, criterion, torch.device("cpu"), scheduler))
@@ -217,7 +219,7 @@ class Session:
         model.load_state_dict(state)
         model.train()  # so that a loop that never calls model.eval() shows
         calls = record_forward_calls(model)
-        loader = [(x, y) for x, y in batches]
+        loader = Loader(batches)
         returned = self.run_student("loop", "evaluate", lambda: train.evaluate(model, loader, torch.device("cpu")))
         return {
             "returned": describe_number(returned),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.loop_fixtures import loop_model
 from autograder.remote import StudentError, StudentTimeout, Submission, SubprocessWorker, WorkerCrashed
 
 from .grading import UNIT_ONLY, grade
@@ -106,3 +107,15 @@ def test_inprocess_mode_grades_the_same(tmp_path: Path) -> None:
     result = grade(solutions, tmp_path, "--inprocess", "-k", "resnet", *UNIT_ONLY)
     assert result.failed == set() and result.score == result.max_score > 0
     assert "unisolated and untimed" in result.output
+
+
+def test_a_loop_that_asks_the_loader_for_more_than_the_spec_promises_gets_a_hint(submission: Path) -> None:
+    patch(submission, "train.py", "    model.eval()\n", "    model.eval()\n    workers = loader.num_workers\n")
+    worker = SubprocessWorker(submission)
+    try:
+        batches = [(torch.randn(n, 1, 8, 8), torch.randint(0, 10, (n,))) for n in (4, 4, 2)]
+        state = {k: v.clone() for k, v in loop_model().state_dict().items()}
+        with pytest.raises(StudentError, match="promises a loader only batches, len.loader., loader.batch_size"):
+            Submission(worker).evaluate(state, batches)
+    finally:
+        worker.close()
