@@ -13,6 +13,10 @@ from torch import nn
 from .probes import close, reference_bn_state, student_bn_state, transplant
 from .remote import RemoteModule, StudentError, StudentTimeout, Submission, WorkerCrashed
 
+# The rule the parameter-count and structure checks apply to every convolution they count.
+BIAS_RULE = ("ASSIGNMENT_SPEC.md's rule: every convolution of BasicBlock, DenseLayer, Transition, "
+             "DepthwiseSeparableConv and SEBasicBlock's residual path has bias=False")
+
 # Derandomized and without an example database: every grading run tries the same inputs.
 PROPERTY = settings(max_examples=12, deadline=None, derandomize=True, database=None, report_multiple_bugs=False,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

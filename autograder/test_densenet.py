@@ -1,14 +1,14 @@
 """densenet.py: DenseLayer and Transition, and the DenseNet the given code builds from them.
 
-Every convolution in a DenseNet feeds a batch norm (the next layer's, or the final one),
-so by the spec's rule all of them are bias-free.
+By the spec's rule (`block_checks.BIAS_RULE`) every convolution of both is bias-free,
+DenseLayer's 3x3 and Transition's 1x1 included, though no batch norm follows them directly.
 """
 from __future__ import annotations
 
 import torch
 from hypothesis import strategies as st
 
-from .block_checks import assert_gradients_flow, assert_shapes_property
+from .block_checks import BIAS_RULE, assert_gradients_flow, assert_shapes_property
 from .probes import close
 from .rubric import check
 
@@ -41,7 +41,7 @@ def test_dense_layer_parameter_count(student):
         count, expected = layer.parameter_count(), dense_layer_parameters(cin, growth, bn_size)
         hint = ""
         if count in (expected + growth, expected + growth + bn_size * growth):
-            hint = " Its convolutions have biases; every convolution of a DenseNet feeds a BN, so bias=False."
+            hint = f" Its convolutions have biases: {BIAS_RULE}."
         assert count == expected, f"{layer.description} has {count:,} parameters, the spec implies {expected:,}.{hint}"
 
 
@@ -86,7 +86,7 @@ def test_transition_parameter_count(student):
     for cin, cout in [(24, 12), (7, 3)]:
         layer = student.build("densenet", "Transition", cin, cout)
         count, expected = layer.parameter_count(), 2 * cin + cin * cout
-        hint = " Its convolution has a bias; it feeds the next block's BN, so bias=False." if count == expected + cout else ""
+        hint = f" Its convolution has a bias: {BIAS_RULE}." if count == expected + cout else ""
         assert count == expected, f"{layer.description} has {count:,} parameters, the spec implies {expected:,}.{hint}"
 
 

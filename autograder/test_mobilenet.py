@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .block_checks import (assert_gradients_flow, assert_shapes_property,
+from .block_checks import (BIAS_RULE, assert_gradients_flow, assert_shapes_property,
                            block_inputs, strided)
 from .rubric import check
 
@@ -32,7 +32,7 @@ def test_depthwise_separable_parameter_count(student):
         if count == expected - 9 * cin + 9 * cin * cin:
             hint = " The 3x3 convolution mixes channels: it needs groups=in_channels to be depthwise."
         elif count == expected + cin + cout:
-            hint = " Convolutions followed by batch norm must have bias=False."
+            hint = f" Its convolutions have biases: {BIAS_RULE}."
         assert count == expected, f"{block.description} has {count:,} parameters, the spec implies {expected:,}.{hint}"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .block_checks import assert_gradients_flow, assert_shapes_property, strided
+from .block_checks import BIAS_RULE, assert_gradients_flow, assert_shapes_property, strided
 from .probes import close, student_bn_state, zeroed_kernels
 from .rubric import check
 
@@ -36,7 +36,7 @@ def test_basic_block_parameter_count(student):
         elif not projecting and count > expected:
             hint = " With stride 1 and equal widths the shortcut must be the identity, with no parameters."
         elif count == expected + 2 * cout + (cout if projecting else 0):
-            hint = " Convolutions followed by batch norm must have bias=False."
+            hint = f" Its convolutions have biases: {BIAS_RULE}."
         assert count == expected, f"{block.description} has {count:,} parameters, the spec implies {expected:,}.{hint}"
 
 
@@ -47,7 +47,7 @@ def test_basic_block_structure(student):
         block = student.build("resnet", "BasicBlock", cin, cout, stride)
         convs = [m for m in block.modules() if m.get("kind") == "conv2d"]
         with_bias = [m["path"] for m in convs if m["bias"]]
-        assert not with_bias, f"{block.description}: {with_bias} have a bias; convolutions followed by BN must not"
+        assert not with_bias, f"{block.description}: {with_bias} have a bias, against {BIAS_RULE}"
         order = block.trace(torch.randn(2, cin, 6, 6))
         threes = sorted((m for m in convs if m["kernel_size"] == [3, 3]), key=lambda m: order.index(m["path"]))
         ones = [m for m in convs if m["kernel_size"] == [1, 1]]
