@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .grade_class import FIRST_UID, ClassGrading, grade_class
 from .resources import available
+from .training_profiles import profile_names
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -25,9 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--copies", type=int, default=4, help="submissions per run (copies of the solution)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to compare")
-    parser.add_argument("--budget", default="cpu")
+    parser.add_argument("--budget", default="cpu", choices=profile_names(), help="training profile (default: cpu)")
     parser.add_argument("--sandbox-python", default=sys.executable, help="as root: see grade_class --help")
-    parser.add_argument("--first-uid", type=int, default=FIRST_UID)
+    parser.add_argument("--first-uid", type=int, default=FIRST_UID, help="as root: see grade_class --help")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="benchmark-class-", dir="/tmp"))
     root.chmod(0o711)  # the sandbox users walk through it

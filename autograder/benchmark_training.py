@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from .processes import process_statuses
+from .training_profiles import profile_names
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,7 +37,7 @@ def tree_rss_bytes(root: int) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", default="cpu")
+    parser.add_argument("--budget", default="cpu", choices=profile_names(), help="training profile (default: cpu)")
     args = parser.parse_args(argv)
     command = [sys.executable, "-m", "pytest", "autograder", "--impl", "solutions", "-m", "training",
                "--budget", args.budget, "-q", "-p", "no:cacheprovider", "-s"]

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from .remote import SubprocessWorker
 from .results import write_atomically
-from .training import THRESHOLDS_FILE, load_profile, train_and_measure
+from .training import train_and_measure
+from .training_profiles import THRESHOLDS_FILE, load_profile, profile_names
 
 RULE = "min(mean - 3 * std, lowest - 0.02), rounded down to 0.005"
 REPO = Path(__file__).resolve().parent.parent
@@ -34,10 +35,12 @@ def threshold(accuracies: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", default="cpu")
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--solutions", type=Path, default=REPO / "solutions")
+    parser.add_argument("--budget", default="cpu", choices=profile_names(),
+                        help="the training profile to calibrate (default: cpu)")
+    parser.add_argument("--seeds", type=int, default=5, help="training runs per check, seeds 0 to N-1 (default: 5)")
+    parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda (default: cpu)")
+    parser.add_argument("--solutions", type=Path, default=REPO / "solutions",
+                        help="the implementation whose accuracies set the thresholds (default: solutions/)")
     parser.add_argument("--checks", nargs="+", help="recalibrate only these checks, keeping the others")
     args = parser.parse_args(argv)
     checks, threads = load_profile(args.budget)

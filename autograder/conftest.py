@@ -28,7 +28,8 @@ from .results import Outcome, results_document, write_atomically
 from .rubric import load_rubric, reference_seconds
 from .sandbox import Sandbox, resolve_user
 from .speed import speed_factor
-from .training import load_profile, load_thresholds, train_and_measure
+from .training import train_and_measure
+from .training_profiles import load_profile, load_thresholds, profile_names
 
 REPO = Path(__file__).resolve().parent.parent
 OUTCOMES = pytest.StashKey[dict]()
@@ -48,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run the graded code inside pytest's process so a debugger can stop in it "
                          "(no isolation and no time limits: never for real grading)")
     group.addoption("--results-json", type=Path, default=None, help="also write Gradescope's results.json here")
-    group.addoption("--budget", default=None,
+    group.addoption("--budget", default=None, choices=profile_names(),
                     help="training profile from training_profiles.toml (default: gpu when CUDA is available and "
                          "calibrated for, else cpu)")
     group.addoption("--sandbox", type=Path, default=None,

@@ -112,8 +112,10 @@ def unpack(archive: Path, target: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["gradescope", "student"])
-    parser.add_argument("-o", "--output", type=Path, default=None)
+    parser.add_argument("what", choices=["gradescope", "student"],
+                        help="gradescope: the autograder.zip to upload; student: the release students get")
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help="the zip to write (default: dist/autograder.zip or dist/cnn-lab-student.zip)")
     args = parser.parse_args(argv)
     if args.what == "gradescope":
         entries, target, prefix = gradescope_entries(), args.output or REPO / "dist" / "autograder.zip", ""

@@ -48,6 +48,7 @@ from .resources import available
 from .results import write_atomically
 from .run_autograder import Layout, every_check_failed, judge_results
 from .sandbox import remove_tree, runs_python
+from .training_profiles import profile_names
 
 FIRST_UID = 64000  # as root, parallel slot i runs submission code as user id first_uid + i
 GRACE_SECONDS = 300  # beyond --time-limit, for run_autograder's own setup and cleanup
@@ -208,7 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("submissions", type=Path, help="folder with one subfolder or zip per student")
     parser.add_argument("-o", "--out", type=Path, required=True, help="batch folder (reuse it to resume)")
     parser.add_argument("--workers", type=int, default=1, help="uploads graded at once (default 1)")
-    parser.add_argument("--budget", default=None, help="training profile (default: gpu with CUDA, else cpu)")
+    parser.add_argument("--budget", default=None, choices=profile_names(),
+                        help="training profile (default: gpu with CUDA, else cpu)")
     parser.add_argument("--time-limit", type=float, default=1800, help="seconds per upload, as on Gradescope")
     parser.add_argument("--threads", type=int, default=None,
                         help="at most this many torch threads per training (default: the cores over the workers)")

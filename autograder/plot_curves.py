@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("curves", type=Path, help="curves file written by a grading run")
     parser.add_argument("--reference", type=Path, help="curves of the reference solution, drawn dashed")
-    parser.add_argument("-o", "--out", type=Path, default=Path("curves.png"))
+    parser.add_argument("-o", "--out", type=Path, default=Path("curves.png"), help="the PNG to write (default: curves.png)")
     args = parser.parse_args(argv)
     reference = json.loads(args.reference.read_text()) if args.reference else None
     plot([json.loads(args.curves.read_text())], reference, args.out)

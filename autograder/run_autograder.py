@@ -27,6 +27,7 @@ from .results import Outcome, results_document, results_problems, write_atomical
 from .rubric import load_rubric
 from .sandbox import kill_processes_of, resolve_user
 from .submission_files import prepare_graded_folder
+from .training_profiles import profile_names
 
 SOURCE = Path(__file__).resolve().parent.parent
 SANDBOX_USER = "cnnlab-student"
@@ -133,10 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default=SANDBOX_USER, help="user (name or UID[:GID]) that runs submission code")
     parser.add_argument("--sandbox-python", default=sys.executable,
                         help="interpreter the sandbox user runs (it must be able to read it)")
-    parser.add_argument("--budget", default=None, help="training profile (default: gpu with CUDA, else cpu)")
+    parser.add_argument("--budget", default=None, choices=profile_names(),
+                        help="training profile (default: gpu with CUDA, else cpu)")
     parser.add_argument("--time-limit", type=float, default=1800, help="seconds for the whole grading")
     parser.add_argument("--time-limit-scale", type=float, default=1.0, help="multiplies each check's time limit")
-    parser.add_argument("--threads", type=int, default=None, help="at most this many torch threads for training (default: the profile's)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="at most this many torch threads (default: the profile's, within the CPUs available)")
     args = parser.parse_args(argv)
     layout, started = Layout(args.root.resolve()), time.monotonic()
     ids, output = None, ""

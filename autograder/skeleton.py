@@ -76,8 +76,10 @@ def generate(solutions: Path) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--solutions", type=Path, default=REPO / "solutions")
-    parser.add_argument("--out", type=Path, default=REPO / "assignment")
+    parser.add_argument("--solutions", type=Path, default=REPO / "solutions",
+                        help="the reference solution to read (default: solutions/)")
+    parser.add_argument("--out", type=Path, default=REPO / "assignment",
+                        help="where the skeleton goes (default: assignment/)")
     parser.add_argument("--check", action="store_true", help="only report whether --out is up to date")
     args = parser.parse_args(argv)
 

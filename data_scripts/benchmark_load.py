@@ -4,12 +4,14 @@
 """
 from __future__ import annotations
 
+import argparse
 import time
 
 from .subsets import DATASETS, SPLITS, load_subset
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     for dataset in DATASETS:
         for split in SPLITS:
             start = time.perf_counter()

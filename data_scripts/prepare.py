@@ -68,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--raw-dir", type=Path, default=os.environ.get(RAW_VARIABLE) or None,
                         help=f"read official files from here instead of downloading (default: ${RAW_VARIABLE})")
-    parser.add_argument("--download-dir", type=Path, default=DEFAULT_DOWNLOADS)
+    parser.add_argument("--download-dir", type=Path, default=DEFAULT_DOWNLOADS,
+                        help=f"where downloads of the official files are kept (default: {DEFAULT_DOWNLOADS})")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"where the subsets go (default: ${ROOT_VARIABLE}, else data_scripts/prepared)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--seed", type=int, default=0, help="fixes which images each subset takes (default: 0)")
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS),
+                        help="the datasets to prepare (default: all)")
     for (dataset, split), size in DEFAULT_SIZES.items():
         parser.add_argument(f"--{dataset}-{split}", type=int, default=size, metavar="N",
                             help=f"images in the {dataset} {split} subset (default {size:,})")

@@ -11,6 +11,7 @@ slower beside one busy process), while single-threaded gradings only share the c
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -144,8 +145,11 @@ def benchmark(runs: int = 3) -> None:
           f"{', '.join(f'{s:.1f}' for s in seconds)} s; median {statistics.median(seconds):.1f} s")
 
 
-def main() -> None:
-    if "--benchmark" in sys.argv[1:]:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--benchmark", action="store_true",
+                        help="time whole grading runs of the solution instead of printing the validity table")
+    if parser.parse_args(argv).benchmark:
         benchmark()
         return
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,7 +13,7 @@ import pytest
 
 from autograder.rubric import load_rubric
 from autograder.sandbox import kill_processes_of, process_states
-from autograder.training import load_profile
+from autograder.training_profiles import load_profile
 
 from .gradescope_layout import SimulatedGradescope
 from .submissions.hostile import HOSTILE, LISTENER_PORT, Hostile

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from autograder.remote import StudentError, SubprocessWorker
-from autograder.training import TrainingCheck, load_profile, train_and_measure
+from autograder.training import train_and_measure
+from autograder.training_profiles import TrainingCheck, load_profile
 from data_scripts.prepare import main as prepare
 
 REPO = Path(__file__).resolve().parent.parent
