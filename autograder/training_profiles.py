@@ -38,13 +38,25 @@ def profile_names() -> list[str]:
     return sorted(tomllib.loads(PROFILES_FILE.read_text())["profiles"])
 
 
+def profile_settings(budget: str) -> dict:
+    """One profile's table of training_profiles.toml: its settings and one entry per check."""
+    profiles = tomllib.loads(PROFILES_FILE.read_text())["profiles"]
+    if budget not in profiles:
+        raise KeyError(f"no budget profile {budget!r} in {PROFILES_FILE.name}: {sorted(profiles)}")
+    return dict(profiles[budget])
+
+
+def threshold_rule(budget: str) -> str:
+    """How calibrate sets this profile's thresholds: "spread" (the default) or "learning"."""
+    return profile_settings(budget).get("threshold_rule", "spread")
+
+
 def load_profile(budget: str) -> tuple[dict[str, TrainingCheck], int]:
     """The training checks of one budget profile, and the thread count it trains with."""
     config = tomllib.loads(PROFILES_FILE.read_text())
-    if budget not in config["profiles"]:
-        raise KeyError(f"no budget profile {budget!r} in {PROFILES_FILE.name}: {sorted(config['profiles'])}")
-    profile = dict(config["profiles"][budget])
+    profile = profile_settings(budget)
     threads = profile.pop("threads")
+    profile.pop("threshold_rule", None)
     checks = {}
     for name, entry in profile.items():
         base = config["checks"][name]

@@ -97,14 +97,15 @@ def unit_mutant_corpus(root: Path) -> Corpus:
 def trained_corpus(root: Path) -> Corpus:
     """The gradings that train: the solution with every check under the cpu profile (the one full
     grading of the run), the skeleton likewise (its checks fail at once), the correct variants
-    under the smoke profile, and each training mutant on its one check under its budget."""
+    under the smoke profile, and each training mutant on its one check under the smoke profile (the
+    cheapest that still shows its verdict: see TrainingMutant)."""
     full = ("--budget", "cpu")
     folders: Corpus = {"solution": (copy_solution(root / "solution"), full), "skeleton": (REPO / "assignment", full)}
     for name in variant_names():
         folders[f"variant:{name}"] = (build_variant(name, root / f"variant-{name}"), ("--budget", "smoke"))
     for case in TRAINING_MUTANTS:
         path = build_mutant(case.mutant, root / f"training-{case.key}")
-        folders[f"training:{case.key}"] = (path, ("--budget", case.budget, "-k", case.check))
+        folders[f"training:{case.key}"] = (path, ("--budget", "smoke", "-k", case.check))
     return folders
 
 
