@@ -114,6 +114,7 @@ class SubprocessWorker(Worker):
         )
         os.close(request_read)
         os.close(reply_write)
+        os.set_blocking(self.request_fd, False)  # a write takes what the pipe has room for: see _write
         self.starts += 1
 
     def kill_strays(self) -> None:
@@ -171,19 +172,37 @@ class SubprocessWorker(Worker):
             self.deadline = None if deadline is None else deadline + (time.monotonic() - started)
 
     def _round_trip(self, request: dict) -> Any:
-        _write_all(self.request_fd, wire.encode(request))
+        self._write(wire.encode(request))
         prefix = self._read(wire.PREFIX_SIZE)
         header = wire.parse_header(self._read(wire.header_length(prefix)))
         return wire.decode_body(header, self._read(wire.payload_length(header)))
 
+    def _time_left(self) -> float | None:
+        """Seconds until the deadline (None: no deadline); past it, the submission has timed out."""
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise StudentTimeout("timeout", "the submission did not finish within the time limit "
+                                            "(an endless loop, or far too slow)", "")
+        return left
+
+    def _write(self, data: bytes) -> None:
+        """Send a request under the deadline too: a worker that stopped reading (forked copies filling
+        the reply pipe, say) leaves a large request blocked in a full pipe."""
+        view = memoryview(data)
+        while view:
+            _, ready, _ = select.select([], [self.request_fd], [], self._time_left())
+            if ready:
+                try:
+                    view = view[os.write(self.request_fd, view):]
+                except BlockingIOError:
+                    pass
+
     def _read(self, size: int) -> bytes:
         chunks, remaining = [], size
         while remaining:
-            timeout = None if self.deadline is None else self.deadline - time.monotonic()
-            if timeout is not None and timeout <= 0:
-                raise StudentTimeout("timeout", "the submission did not finish within the time limit "
-                                                "(an endless loop, or far too slow)", "")
-            ready, _, _ = select.select([self.reply_fd], [], [], timeout)
+            ready, _, _ = select.select([self.reply_fd], [], [], self._time_left())
             if not ready:
                 continue
             chunk = os.read(self.reply_fd, min(remaining, 1 << 20))
@@ -202,12 +221,6 @@ def _death_message(code: int | None) -> str:
     if code is None:
         return "the worker running the submission closed its pipes (os._exit() in a child, or a crash in native code)"
     return f"the submission ended the worker process (exit status {code}): os._exit() or a crash in native code"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 @dataclass

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -117,5 +118,23 @@ def test_a_loop_that_asks_the_loader_for_more_than_the_spec_promises_gets_a_hint
         state = {k: v.clone() for k, v in loop_model().state_dict().items()}
         with pytest.raises(StudentError, match="promises a loader only batches, len.loader., loader.batch_size"):
             Submission(worker).evaluate(state, batches)
+    finally:
+        worker.close()
+
+
+def test_a_worker_that_stops_reading_cannot_block_a_large_request(submission: Path) -> None:
+    """The time limit bounds sending too: here the worker stops itself once it has answered."""
+    patch(submission, "resnet.py", FORWARD, "        import os, signal, threading\n"
+          "        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGSTOP)).start()\n" + FORWARD)
+    worker = SubprocessWorker(submission)
+    try:
+        block = Submission(worker).build("resnet", "BasicBlock", 4, 4)
+        block.forward(torch.randn(1, 4, 4, 4))
+        time.sleep(1)
+        worker.set_time_limit(5)
+        started = time.monotonic()
+        with pytest.raises(StudentTimeout):
+            block.forward(torch.randn(64, 4, 64, 64))  # 4 MiB: far more than a pipe holds
+        assert time.monotonic() - started < 30
     finally:
         worker.close()
