@@ -52,7 +52,8 @@ class SuiteReport:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         path = report.nodeid.split("::")[0]
         self.seconds[path] += report.duration
-        self.summaries[path] += [value for name, value in report.user_properties if name == "summary"]
+        if report.when == "call":  # every phase's report carries the test's properties
+            self.summaries[path] += [value for name, value in report.user_properties if name == "summary"]
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         for path, lines in self.summaries.items():
