@@ -78,13 +78,10 @@ class Sandbox:
             os.chown(root / "home", uid, gid if gid is not None else uid)
         (root / "home").chmod(0o700)
         sandbox = cls(root, uid, gid if gid is not None or uid is None else uid, python, limits or Limits())
-        if uid is not None:
-            sandbox.isolate_network = network_namespace_available()
-            # One group per sandbox user: parallel gradings have users of their own.
+        sandbox.isolate_network = uid is not None and network_namespace_available()
+        if uid is not None:  # one group per sandbox user: parallel gradings have users of their own
             sandbox.cgroup = SandboxCgroup.create(f"cnnlab-sandbox-{uid}", sandbox.limits.memory_bytes,
                                                   sandbox.limits.processes)
-        else:
-            sandbox.isolate_network = False
         return sandbox
 
     @property

@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from autograder.resources import available
 from autograder.rubric import load_rubric
@@ -115,6 +116,13 @@ def grade_all(folders: Corpus, workdir: Path) -> dict[str, Grade]:
     with ThreadPoolExecutor(cpu_share()) as pool:
         futures = {name: pool.submit(grade, folders[name][0], workdir, *folders[name][1]) for name in longest_first}
         return {name: futures[name].result() for name in folders}
+
+
+def grade_corpus(build: Callable[[Path], Corpus], root: Path) -> dict[str, Grade]:
+    """Build a corpus in `root`, grade all of it, print the validity table of what was graded."""
+    grades = grade_all(build(root), root)
+    print("\n" + validity_table(grades))
+    return grades
 
 
 def validity_table(grades: dict[str, Grade]) -> str:

@@ -17,7 +17,7 @@ from autograder.package_loader import load_module
 from autograder.rubric import load_rubric
 from autograder.test_resnet import STEM_GRADIENT_BOUND
 
-from .grading import Grade, grade_all, trained_corpus, validity_table
+from .grading import Grade, grade_corpus, trained_corpus
 from .submissions.build import SOLUTIONS, variant_names
 from .submissions.mutants import MUTANTS, TRAINING_MUTANTS
 
@@ -28,10 +28,7 @@ TOTAL = sum(c.points for c in RUBRIC.values())
 @pytest.fixture(scope="session")
 def graded_trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grade]:
     """The solution, skeleton, variants and training mutants, graded once, end to end (about 11 minutes on one core)."""
-    root = tmp_path_factory.mktemp("trained")
-    grades = grade_all(trained_corpus(root), root)
-    print("\n" + validity_table(grades))
-    return grades
+    return grade_corpus(trained_corpus, tmp_path_factory.mktemp("trained"))
 
 
 def test_solution_scores_full_marks(graded_trained: dict[str, Grade]) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from autograder.rubric import load_rubric
 
-from .grading import Grade, grade_all, unit_mutant_corpus, validity_table
+from .grading import Grade, grade_corpus, unit_mutant_corpus
 from .submissions.mutants import MUTANTS
 
 UNIT_POINTS = sum(c.points for c in load_rubric().values() if c.part != "training")
@@ -18,10 +18,7 @@ UNIT_POINTS = sum(c.points for c in load_rubric().values() if c.part != "trainin
 @pytest.fixture(scope="session")
 def graded_mutants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Grade]:
     """Every unit mutant, graded once, end to end (about 9 minutes on one core)."""
-    root = tmp_path_factory.mktemp("mutants")
-    grades = grade_all(unit_mutant_corpus(root), root)
-    print("\n" + validity_table(grades))
-    return grades
+    return grade_corpus(unit_mutant_corpus, tmp_path_factory.mktemp("mutants"))
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
