@@ -3,6 +3,7 @@ gradient flow, and agreement with the reference once it carries the reference's 
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from typing import Callable
 
 import torch
@@ -120,3 +121,14 @@ def difference(actual: torch.Tensor, expected: torch.Tensor) -> str:
     if actual.shape != expected.shape:
         return f"returned shape {tuple(actual.shape)} where the spec's computation gives {tuple(expected.shape)}"
     return f"differs from the spec's computation by up to {(actual - expected).abs().max().item():.3g}"
+
+
+def assert_parameter_count_as_reference(student: Submission, reference: ModuleType, module: str, factory: str,
+                                        **kwargs) -> None:
+    """The student's `module.factory(**kwargs)` has as many parameters as the reference's. The reference
+    is built on the meta device: no memory and no initialisation, even for a default-width ResNet-34."""
+    with torch.device("meta"):
+        expected = sum(p.numel() for p in getattr(reference, factory)(**kwargs).parameters())
+    model = student.build(module, factory, **kwargs)
+    count = model.parameter_count()
+    assert count == expected, f"{model.description} has {count:,} parameters; the spec implies {expected:,}"

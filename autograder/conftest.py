@@ -22,21 +22,23 @@ import pytest
 import torch
 
 from .package_loader import load_module
-from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker
+from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker, WorkerCrashed
 from .resources import available
 from .results import Outcome, results_document, write_atomically
 from .rubric import load_rubric, reference_seconds
 from .sandbox import Sandbox, resolve_user
 from .speed import speed_factor
 from .training import train_and_measure
-from .training_profiles import load_profile, load_thresholds, profile_names
+from .training_profiles import fitting_profile, load_profile, load_thresholds, profile_names, profile_needs
 
 REPO = Path(__file__).resolve().parent.parent
 OUTCOMES = pytest.StashKey[dict]()
 STARTED = pytest.StashKey[float]()
 CURVES = pytest.StashKey[dict]()
 SPEED = pytest.StashKey[float]()
+BUDGET = pytest.StashKey[str]()
 GRADING_SEED = 0
+RESULTS_RESERVE = 10.0  # seconds of --time-limit kept back for writing results.json after the last check
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,13 +53,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--results-json", type=Path, default=None, help="also write Gradescope's results.json here")
     group.addoption("--budget", default=None, choices=profile_names(),
                     help="training profile from training_profiles.toml (default: gpu when CUDA is available and "
-                         "calibrated for, else cpu)")
+                         "calibrated for, else the largest whose needs fit the CPUs, memory and --time-limit)")
     group.addoption("--sandbox", type=Path, default=None,
                     help="run the graded code from a sandbox laid out in this (new) folder, with resource limits")
     group.addoption("--sandbox-user", default=None, metavar="NAME|UID[:GID]",
                     help="with --sandbox, run the graded code as this user (needs root), without network")
     group.addoption("--sandbox-python", default=sys.executable,
                     help="with --sandbox, the interpreter the sandbox user runs (it must be able to read it)")
+    group.addoption("--time-limit", type=float, default=None,
+                    help="seconds for the whole grading: a check's limit never reaches past it, and the checks "
+                         "left when it runs out fail at once, so results.json is always written (default: none)")
     group.addoption("--time-limit-scale", type=float, default=1.0,
                     help="multiply every check's time limit from rubric.toml (slower or faster machines)")
     group.addoption("--threads", type=int, default=None,
@@ -75,10 +80,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def budget(config: pytest.Config) -> str:
-    chosen = config.getoption("budget")
-    if chosen:
-        return chosen
-    return "gpu" if torch.cuda.is_available() and load_thresholds("gpu") else "cpu"
+    """--budget, else gpu with CUDA and gpu thresholds, else the largest profile that fits this machine."""
+    if BUDGET not in config.stash:
+        resources = available()
+        config.stash[BUDGET] = (
+            config.getoption("budget") or ("gpu" if torch.cuda.is_available() and load_thresholds("gpu") else None)
+            or fitting_profile(resources.cpus, resources.memory_bytes, config.getoption("time_limit"))
+            or profile_names()[-1])
+    return config.stash[BUDGET]
+
+
+def time_left(config: pytest.Config) -> float | None:
+    """Seconds left of --time-limit for checks (None: no overall limit), keeping back what the end needs."""
+    limit = config.getoption("time_limit")
+    if limit is None:
+        return None
+    return limit - RESULTS_RESERVE - (time.monotonic() - config.stash[STARTED])
 
 
 def threads(config: pytest.Config, wanted: int | None = None) -> int:
@@ -105,7 +122,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config, reporter = session.config, session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return
-    reporter.write_line(f"resources: {available().describe()}")
+    resources = available()
+    reporter.write_line(f"resources: {resources.describe()}")
+    chosen = budget(config)
+    how = "--budget" if config.getoption("budget") else "the largest that fits"
+    reporter.write_line(f"budget: the {chosen} profile ({how}; the solution's grading needs "
+                        f"{profile_needs(chosen).describe(resources.cpus)})")
     if config.getoption("inprocess"):
         reporter.write_line("--inprocess: the graded code runs inside this process, unisolated and untimed "
                             "(for debugging; scores may differ from real grading)", yellow=True)
@@ -147,10 +169,15 @@ def student(worker: Worker, request: pytest.FixtureRequest) -> Iterator[Submissi
     """The graded folder, under the check's time limit from the rubric."""
     entry = load_rubric().get(request.function.__name__)
     if not request.config.getoption("inprocess"):
-        worker.set_time_limit((entry.timeout if entry else 60) * time_limit_factor(request.config))
+        limit, left = (entry.timeout if entry else 60) * time_limit_factor(request.config), time_left(request.config)
+        if left is not None and left <= 0:
+            pytest.fail(f"Not run: the grading's overall time limit ({request.config.getoption('time_limit'):.0f} s) "
+                        "ran out before this check. Checks that time out use it up: look for an endless loop.")
+        worker.set_time_limit(limit if left is None else min(limit, left))
     yield Submission(worker)
     worker.set_time_limit(None)
     worker.kill_strays()
+    worker.release()
 
 
 @pytest.fixture(scope="session")
@@ -189,6 +216,16 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
     return run
 
 
+def killed_note(config: pytest.Config, excinfo: pytest.ExceptionInfo | None) -> str:
+    """For a worker killed outright in a container (its OOM killer sends SIGKILL): what memory there was."""
+    error, memory = excinfo.value if excinfo else None, available().memory_bytes
+    if not isinstance(error, WorkerCrashed) or "SIGKILL" not in error.summary or memory is None:
+        return ""
+    chosen = budget(config)
+    return (f"This grading allows {memory / 2**30:.2f} GiB in all; the reference solution's grading under the {chosen} profile needs "
+            f"{profile_needs(chosen).memory_bytes / 2**30:.2f} GiB, so look for what your code allocates or keeps.")
+
+
 def feedback(function: Callable, excinfo: pytest.ExceptionInfo) -> str:
     """What a student reads for a failed check: the broken rule, and their own traceback if they raised."""
     error = excinfo.value
@@ -196,6 +233,8 @@ def feedback(function: Callable, excinfo: pytest.ExceptionInfo) -> str:
         expected = (function.__doc__ or "").strip().splitlines()[0] if function.__doc__ else ""
         parts = [f"Expected: {expected}" if expected else "", error.summary, error.trace]
         return "\n".join(p for p in parts if p).rstrip()
+    if isinstance(error, pytest.fail.Exception):
+        return str(error)
     if isinstance(error, AssertionError):
         # Keep the check's own message; drop pytest's rewritten-expression explanation.
         return str(error).split("\nassert ")[0].strip() or "assertion failed"
@@ -211,7 +250,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         return
     text = "\n".join(v for k, v in item.user_properties if k == "feedback")
     if not report.passed:
-        text = "\n".join(t for t in (text, feedback(function, call.excinfo)) if t)
+        text = "\n".join(t for t in (text, feedback(function, call.excinfo), killed_note(item.config, call.excinfo))
+                          if t)
     if report.failed:
         report.longrepr = text
     entry = load_rubric()[function.__name__]

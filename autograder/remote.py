@@ -28,6 +28,7 @@ from .worker import Session, handle_request
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
 STARTUP_HANG_BOUND = 300.0  # seconds for a new worker's first answer: only a broken interpreter takes this long
+RELEASE_HANG_BOUND = 30.0  # seconds to drop a check's objects: a student __del__ that loops gets the worker closed
 
 
 class StudentError(Exception):
@@ -51,6 +52,8 @@ class Worker:
 
     def __init__(self) -> None:
         self.deadline: float | None = None
+        self.stuck: dict[tuple[str, str], StudentError] = {}  # (module, name or "" for its import) -> error
+        self.imported: set[str] = set()
 
     def set_time_limit(self, seconds: float | None) -> None:
         self.deadline = None if seconds is None else time.monotonic() + seconds
@@ -64,8 +67,29 @@ class Worker:
             raise StudentError(str(error.get("kind", "?")), str(error.get("summary", "?")), str(error.get("trace", "")))
         return reply["ok"]
 
+    def construct(self, target: tuple[str, str], op: str, **args: Any) -> Any:
+        """A request that runs the constructor `target` = (module, name). Once one has hung or killed the
+        worker, later ones (its module's, if it never imported) fail at once with the same error rather
+        than wait out another time limit: an endless __init__ costs one limit, not one per check."""
+        module, _ = target
+        for key in (target, (module, "")):
+            if key in self.stuck:
+                earlier = self.stuck[key]
+                raise type(earlier)(earlier.kind, f"{earlier.summary} (in an earlier check, so not tried again)",
+                                    earlier.trace)
+        try:
+            result = self.request(op, **args)
+        except (StudentTimeout, WorkerCrashed) as error:
+            self.stuck[target if module in self.imported else (module, "")] = error
+            raise
+        self.imported.add(module)
+        return result
+
     def _exchange(self, request: dict) -> Any:
         raise NotImplementedError
+
+    def release(self) -> None:
+        """At the end of a check, drop what it built in the worker (its memory, not its imports)."""
 
     def kill_strays(self) -> None:
         """Kill processes the submission started (the worker itself stays)."""
@@ -80,6 +104,9 @@ class InProcessWorker(Worker):
     def __init__(self, impl: Path) -> None:
         super().__init__()
         self.session = Session(impl)
+
+    def release(self) -> None:
+        self.request("release")
 
     def _exchange(self, request: dict) -> Any:
         # A round trip through the wire format keeps both modes returning the same plain data.
@@ -116,6 +143,17 @@ class SubprocessWorker(Worker):
         os.close(reply_write)
         os.set_blocking(self.request_fd, False)  # a write takes what the pipe has room for: see _write
         self.starts += 1
+
+    def release(self) -> None:
+        if self.process is None:  # a worker that died or timed out took its objects with it
+            return
+        self.set_time_limit(RELEASE_HANG_BOUND)
+        try:
+            self.request("release")
+        except StudentError:  # a hung or crashed worker was closed, which frees everything
+            pass
+        finally:
+            self.set_time_limit(None)
 
     def kill_strays(self) -> None:
         if self.sandbox is not None and self.process is not None:
@@ -268,7 +306,8 @@ class Submission:
 
     def build(self, module: str, name: str, *args: Any, seed: int = 0, **kwargs: Any) -> RemoteModule:
         """Construct `module.name(*args, **kwargs)` in the worker, after torch.manual_seed(seed)."""
-        handle = self.worker.request("build", module=module, name=name, args=list(args), kwargs=kwargs, seed=seed)
+        handle = self.worker.construct((module, name), "build", module=module, name=name, args=list(args),
+                                       kwargs=kwargs, seed=seed)
         call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
         return RemoteModule(self.worker, handle, f"{name}({call})")
 

@@ -6,7 +6,9 @@
 2. Build the graded folder: the skeleton, with the student's module files from the upload
    (`submission_files.py`); everything else in the upload is reported and ignored.
 3. Run `pytest autograder` on it (the judge, as root) with the worker in a sandbox
-   (`sandbox.py`), under an overall time limit.
+   (`sandbox.py`), under an overall time limit, with the largest training profile that fits
+   the container's CPUs, memory and time. When none fits, nothing is graded: a visible
+   "autograder error" names the Gradescope settings to raise.
 4. Kill whatever the sandbox user left running, then write results.json, last and atomically.
    It is valid in every case: when the judge fails, every check is listed with 0 points
    and a visible "autograder error" test says why.
@@ -23,15 +25,50 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .resources import Resources, available
 from .results import Outcome, results_document, results_problems, write_atomically
 from .rubric import load_rubric
 from .sandbox import kill_processes_of, resolve_user
 from .submission_files import prepare_graded_folder
-from .training_profiles import profile_names
+from .training_profiles import fitting_profile, profile_names, profile_needs
 
 SOURCE = Path(__file__).resolve().parent.parent
 SANDBOX_USER = "cnnlab-student"
 LOG_LIMIT = 2 << 20  # bytes of the judge's output passed to Gradescope's (instructor-only) stdout
+GRADESCOPE_TIMEOUT = 600.0  # seconds: Gradescope's default autograder timeout (40 minutes at most)
+# Seconds kept back from --time-limit (a tenth of it at most): for Gradescope's start, unpacking
+# the upload and writing results; then for pytest's start (importing torch on a loaded machine)
+# before its own clock runs.
+START_AND_END = 30.0
+JUDGE_START = 30.0
+
+
+def less(seconds: float, reserve: float) -> float:
+    return seconds - min(reserve, seconds / 10)
+
+
+class ContainerTooSmall(Exception):
+    """Not even the smallest training profile fits the container: grading would score correct code 0."""
+
+
+def choose_budget(resources: Resources, time_limit: float) -> str:
+    """The largest profile that fits, or ContainerTooSmall naming the Gradescope settings to raise."""
+    chosen = fitting_profile(resources.cpus, resources.memory_bytes, time_limit)
+    if chosen is not None:
+        return chosen
+    smallest = profile_names()[-1]
+    needs = profile_needs(smallest)
+    raise_ = []
+    if resources.memory_bytes is not None and resources.memory_bytes < needs.memory_bytes:
+        raise_.append(f"the memory to at least {needs.memory_bytes / 2**30:.2f} GiB")
+    if needs.seconds(resources.cpus) > time_limit:
+        raise_.append(f"the CPUs, or the timeout to at least {needs.seconds(resources.cpus) + START_AND_END:.0f} s "
+                      "(and run_autograder's --time-limit with it)")
+    raise ContainerTooSmall(
+        f"the grading container is too small: {resources.describe()}. "
+        f"Even the smallest training profile ({smallest}) needs {needs.describe(resources.cpus)}, so correct "
+        f"submissions would fail. Instructor: in Gradescope's Autograder Settings raise {' and '.join(raise_)}; "
+        "the README's Gradescope settings table has the measured figures")
 
 
 @dataclass(frozen=True)
@@ -97,15 +134,15 @@ def run_judge(command: list[str], cwd: Path, time_limit: float) -> str | None:
     return reason
 
 
-def every_check_failed(reason: str) -> dict:
+def every_check_failed(reason: str, advice: str = "Your instructor has been shown the details; resubmitting may help."
+                       ) -> dict:
     """A results document listing every check at 0 points, behind an "autograder error" test."""
     document = results_document([
         Outcome(f"{c.number} {c.id}", c.number, c.part, 0.0, c.points, c.visibility,
                 "not run: the autograder failed before this check") for c in load_rubric().values()], seconds=0.0)
     document["tests"].insert(0, {
         "name": "autograder error", "score": 0.0, "max_score": 0.0, "status": "failed", "visibility": "visible",
-        "output": f"The autograder could not grade this submission: {reason}. "
-                  "Your instructor has been shown the details; resubmitting may help."})
+        "output": f"The autograder could not grade this submission: {reason}. {advice}"})
     return document
 
 
@@ -135,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox-python", default=sys.executable,
                         help="interpreter the sandbox user runs (it must be able to read it)")
     parser.add_argument("--budget", default=None, choices=profile_names(),
-                        help="training profile (default: gpu with CUDA, else cpu)")
-    parser.add_argument("--time-limit", type=float, default=1800, help="seconds for the whole grading")
+                        help="training profile (default: the largest whose needs fit the container's CPUs, "
+                             "memory and --time-limit)")
+    parser.add_argument("--time-limit", type=float, default=GRADESCOPE_TIMEOUT,
+                        help="seconds for the whole grading: set it to the timeout in Gradescope's Autograder "
+                             f"Settings (default: {GRADESCOPE_TIMEOUT:.0f}, Gradescope's default)")
     parser.add_argument("--time-limit-scale", type=float, default=1.0, help="multiplies each check's time limit")
     parser.add_argument("--threads", type=int, default=None,
                         help="at most this many torch threads (default: the profile's, within the CPUs available)")
@@ -149,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
             lock_down(layout, SOURCE)
         layout.work.mkdir(parents=True, exist_ok=True)
         layout.work.chmod(0o711)
+        resources, judge_time = available(), less(args.time_limit, START_AND_END)
+        print(f"container: {resources.describe()}, --time-limit {args.time_limit:.0f} s", flush=True)
+        chosen = args.budget or choose_budget(resources, judge_time)
+        print(f"budget: the {chosen} profile" + ("" if args.budget else ", the largest that fits"), flush=True)
         upload = prepare_graded_folder(layout.submission, SOURCE / "assignment", layout.work / "graded")
         output = upload.report()
         print(output, flush=True)
@@ -159,12 +203,16 @@ def main(argv: list[str] | None = None) -> int:
                    "--sandbox-python", args.sandbox_python, "-p", "no:cacheprovider", "-q", "-o", "addopts="]
         if ids is not None:
             command += ["--sandbox-user", args.user]
-        command += ["--time-limit-scale", str(args.time_limit_scale)]
-        for option in ("budget", "threads"):
-            if getattr(args, option):
-                command += [f"--{option}", str(getattr(args, option))]
-        reason = run_judge(command, SOURCE, args.time_limit)
+        command += ["--time-limit-scale", str(args.time_limit_scale), "--time-limit", str(less(judge_time, JUDGE_START)),
+                    "--budget", chosen]
+        if args.threads:
+            command += ["--threads", str(args.threads)]
+        reason = run_judge(command, SOURCE, judge_time)
         document = judge_results(raw, reason)
+    except ContainerTooSmall as error:
+        print(f"autograder error: {error}", flush=True)
+        document = every_check_failed(str(error), "Your instructor must change the autograder's settings; "
+                                                  "your submission was not graded and can be regraded then.")
     except Exception as error:  # the grader's own failure: still a valid, explained results.json
         document = every_check_failed(f"{type(error).__name__}: {error}")
     if ids is not None:

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -163,6 +164,29 @@ def runs_python(python: str, uid: int) -> bool:
     except (PermissionError, FileNotFoundError, subprocess.TimeoutExpired):
         return False
     return probe.returncode == 0
+
+
+def sandbox_python(folder: Path, uid: int) -> str | None:
+    """An interpreter user `uid` can run with this environment's packages, or None if there is none.
+
+    When this one lives where the user cannot read it (pyenv under /root), a small virtual
+    environment in `folder`, from the system's Python of the same version, sees this one's
+    packages, the way /autograder/venv would."""
+    if runs_python(sys.executable, uid):
+        return sys.executable
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system = Path("/usr/bin") / version
+    if not system.exists():
+        return None
+    subprocess.run([str(system), "-m", "venv", "--without-pip", str(folder)], check=True)
+    site = folder / "lib" / version / "site-packages"
+    # A path line only: the project venv's own .pth files (the editable install) are not run.
+    (site / "project_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o005 | (0o050 if path.is_dir() else 0))
+    python = str(folder / "bin" / "python")
+    return python if runs_python(python, uid) else None
 
 
 def kill_processes_of(uid: int, spare: int | None = None, patience: float = 30.0) -> int:

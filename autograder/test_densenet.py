@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from .block_checks import BIAS_RULE, assert_gradients_flow, assert_shapes_property
+from .block_checks import (BIAS_RULE, assert_gradients_flow, assert_parameter_count_as_reference,
+                           assert_shapes_property)
 from .probes import close
 from .rubric import check
 
@@ -94,7 +95,4 @@ def test_transition_parameter_count(student):
 def test_densenet_parameter_counts(student, reference):
     """densenet_cifar has the spec's 1,000,618 parameters, and a small DenseNet on 1-channel input matches."""
     for factory, kwargs in [("densenet_cifar", {}), ("DenseNet", {"block_config": (2, 3), "growth_rate": 6, "in_channels": 1})]:
-        expected = sum(p.numel() for p in getattr(reference("densenet"), factory)(**kwargs).parameters())
-        model = student.build("densenet", factory, **kwargs)
-        assert model.parameter_count() == expected, (
-            f"{model.description} has {model.parameter_count():,} parameters; the spec implies {expected:,}")
+        assert_parameter_count_as_reference(student, reference("densenet"), "densenet", factory, **kwargs)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .block_checks import BIAS_RULE, assert_gradients_flow, assert_shapes_property, strided
+from .block_checks import (BIAS_RULE, assert_gradients_flow, assert_parameter_count_as_reference,
+                           assert_shapes_property, strided)
 from .probes import close, student_bn_state, zeroed_kernels
 from .rubric import check
 
@@ -129,7 +130,4 @@ def test_resnet18_gradient_reaches_the_stem(student):
 def test_resnet_parameter_counts(student, reference):
     """resnet18 has 11,173,962 parameters at the defaults; resnet34 and narrow variants match the spec."""
     for factory, kwargs in [("resnet18", {}), ("resnet34", {}), ("resnet18", {"width": 8, "in_channels": 1})]:
-        expected = sum(p.numel() for p in getattr(reference("resnet"), factory)(**kwargs).parameters())
-        model = student.build("resnet", factory, **kwargs)
-        count = model.parameter_count()
-        assert count == expected, f"{model.description} has {count:,} parameters; the spec implies {expected:,}"
+        assert_parameter_count_as_reference(student, reference("resnet"), "resnet", factory, **kwargs)

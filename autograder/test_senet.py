@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from .block_checks import (assert_gradients_flow, assert_shapes_property,
-                           block_inputs, strided)
+from .block_checks import (assert_gradients_flow, assert_parameter_count_as_reference,
+                           assert_shapes_property, block_inputs, strided)
 from .probes import close
 from .rubric import check
 from .test_resnet import basic_block_parameters
@@ -112,7 +112,4 @@ def test_se_basic_block_gradient_flow(student):
 def test_se_resnet18_parameter_counts(student, reference):
     """se_resnet18 has the spec's parameter count at the defaults and when narrow with reduction 4."""
     for kwargs in [{}, {"width": 8, "reduction": 4, "in_channels": 1}]:
-        expected = sum(p.numel() for p in reference("senet").se_resnet18(**kwargs).parameters())
-        model = student.build("senet", "se_resnet18", **kwargs)
-        assert model.parameter_count() == expected, (
-            f"{model.description} has {model.parameter_count():,} parameters; the spec implies {expected:,}")
+        assert_parameter_count_as_reference(student, reference("senet"), "senet", "se_resnet18", **kwargs)

@@ -31,9 +31,10 @@ def train_and_measure(worker: Worker, check: TrainingCheck, *, seed: int, device
     """Train `check` in the worker; return the per-epoch loss and the test accuracy measured here."""
     train_images, train_labels = (t[:check.train] for t in load_subset(check.dataset, "train"))
     test_images, test_labels = (t[:check.test] for t in load_subset(check.dataset, "test"))
-    run = worker.request("training_start", module=check.module, factory=check.factory, kwargs=check.kwargs,
-                         seed=seed, images=train_images, labels=train_labels, settings=check.settings,
-                         device=device, threads=threads)
+    start = dict(op="training_start", module=check.module, factory=check.factory, kwargs=check.kwargs, seed=seed,
+                 images=train_images, labels=train_labels, settings=check.settings, device=device, threads=threads)
+    run = (worker.request(**start) if check.module is None  # the grader's own CNN
+           else worker.construct((check.module, check.factory), **start))
     curve = Curve()
     try:
         for epoch in range(1, check.settings["epochs"] + 1):

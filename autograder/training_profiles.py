@@ -33,9 +33,39 @@ class TrainingCheck:
     settings: dict
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What grading the solution under a profile takes (`python -m autograder.benchmark_container`)."""
+
+    memory_bytes: int  # the container's memory limit it grades in without thrashing
+    seconds_one_cpu: float  # the whole grading, unit checks included, on one CPU
+
+    def seconds(self, cpus: float) -> float:
+        """Expected wall time: under one CPU of quota it stretches; more CPUs are not counted on."""
+        return self.seconds_one_cpu / min(cpus, 1.0)
+
+    def describe(self, cpus: float) -> str:
+        return f"{self.memory_bytes / 2**30:.2f} GiB memory and about {self.seconds(cpus):.0f} s at {cpus:g} CPUs"
+
+
 def profile_names() -> list[str]:
-    """The budget profiles training_profiles.toml defines (what every --budget option accepts)."""
-    return sorted(tomllib.loads(PROFILES_FILE.read_text())["profiles"])
+    """The budget profiles training_profiles.toml defines, largest first (what every --budget accepts)."""
+    return list(tomllib.loads(PROFILES_FILE.read_text())["profiles"])
+
+
+def profile_needs(budget: str) -> Needs:
+    needs = profile_settings(budget)["needs"]
+    return Needs(int(needs["memory_mb"] * 2**20), float(needs["seconds_one_cpu"]))
+
+
+def fitting_profile(cpus: float, memory_bytes: int | None, time_limit: float | None) -> str | None:
+    """The largest profile whose grading fits the container (None: not even the smallest)."""
+    for name in profile_names():
+        needs = profile_needs(name)
+        if (memory_bytes is None or memory_bytes >= needs.memory_bytes) and (
+                time_limit is None or needs.seconds(cpus) <= time_limit):
+            return name
+    return None
 
 
 def profile_settings(budget: str) -> dict:
@@ -57,6 +87,7 @@ def load_profile(budget: str) -> tuple[dict[str, TrainingCheck], int]:
     profile = profile_settings(budget)
     threads = profile.pop("threads")
     profile.pop("threshold_rule", None)
+    profile.pop("needs")
     checks = {}
     for name, entry in profile.items():
         base = config["checks"][name]

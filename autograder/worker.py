@@ -9,6 +9,8 @@ student's own traceback. `handle_request` is also what the --inprocess mode call
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import importlib
 import math
 import os
@@ -121,8 +123,12 @@ class Session:
         self.objects[handle] = self._build(module, name, args, kwargs, seed)
         return handle
 
-    def op_free(self, handle: int) -> None:
-        self.objects.pop(handle, None)
+    def op_release(self) -> None:
+        """Drop every object and run: a check's models (a default-width ResNet-34 among them) end with it."""
+        self.objects.clear()
+        self.runs.clear()
+        gc.collect()
+        release_free_memory()
 
     def _forward(self, handle: int, x: torch.Tensor, train: bool) -> torch.Tensor:
         model = self.get(handle)
@@ -257,6 +263,14 @@ class Session:
         self.runs.pop(run, None)
 
 
+def release_free_memory() -> None:
+    """Hand freed heap back to the system: glibc keeps it otherwise, and a container counts it."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def call_order(model: nn.Module, x: torch.Tensor) -> list[str]:
     """Paths of the modules owning parameters (and batch norms), in the order forward first calls them."""
     order: list[str] = []
@@ -311,7 +325,17 @@ def _read_exact(fd: int, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def volunteer_for_the_oom_killer() -> None:
+    """When the container's memory runs out, the kernel kills this process (and the submission's
+    children, which inherit the score), not the judge that reports what happened."""
+    try:
+        Path("/proc/self/oom_score_adj").write_text("1000")
+    except OSError:  # not Linux
+        pass
+
+
 def serve(impl: Path, request_fd: int, reply_fd: int) -> None:
+    volunteer_for_the_oom_killer()
     import_policy.enforce()
     session = Session(impl)
     while True:

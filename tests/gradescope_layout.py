@@ -5,10 +5,8 @@ temporary folders are closed to other users): source/ holds autograder.zip unpac
 Gradescope leaves it, plus a copy of the prepared data standing in for setup.sh's last step. Each grading replaces
 submission/, results/ and grading/, then runs `autograder/gradescope/run_autograder`.
 
-Run as root, as Gradescope does, the submission code runs as user id SANDBOX_UID. That user
-must be able to run Python with torch; when this machine's interpreter lives where it cannot
-(pyenv under /root), `sandbox_python` builds a small virtual environment from the system's
-Python of the same version that sees this venv's packages, the way /autograder/venv would be.
+Run as root, as Gradescope does, the submission code runs as user id SANDBOX_UID, with an
+interpreter that user can run (`autograder.sandbox.sandbox_python`).
 """
 from __future__ import annotations
 
@@ -17,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from contextlib import contextmanager
@@ -25,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from autograder.benchmark_container import Container
 from autograder.distribute import gradescope_entries, unpack, write_zip
-from autograder.sandbox import runs_python
+from autograder.sandbox import sandbox_python
 from data_scripts.subsets import dataset_root
 
 from .grading import GRADING_HANG_BOUND, cpu_share, failed_checks
@@ -46,25 +44,6 @@ class Graded:
     @property
     def failed(self) -> set[str]:
         return failed_checks(self.results)
-
-
-def sandbox_python(folder: Path, uid: int) -> str | None:
-    """An interpreter user `uid` can run with this venv's packages, or None if there is none."""
-    if runs_python(sys.executable, uid):
-        return sys.executable
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    system = Path("/usr/bin") / version
-    if not system.exists():
-        return None
-    subprocess.run([str(system), "-m", "venv", "--without-pip", str(folder)], check=True)
-    site = folder / "lib" / version / "site-packages"
-    # A path line only: the project venv's own .pth files (the editable install) are not run.
-    (site / "project_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    for path in [folder, *folder.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(path.stat().st_mode | 0o005 | (0o050 if path.is_dir() else 0))
-    python = str(folder / "bin" / "python")
-    return python if runs_python(python, uid) else None
 
 
 def folder_under_tmp(prefix: str) -> Path:
@@ -99,8 +78,10 @@ class SimulatedGradescope:
             if python is not None:
                 self.python, self.uid = python, SANDBOX_UID
 
-    def grade(self, upload: dict[str, str | bytes] | Path, *options: str) -> Graded:
-        """Put `upload` (file name -> content, or a folder to copy) in submission/ and run run_autograder."""
+    def grade(self, upload: dict[str, str | bytes] | Path, *options: str, budget: str | None = "smoke",
+              inside: Container | None = None) -> Graded:
+        """Put `upload` (file name -> content, or a folder to copy) in submission/ and run run_autograder
+        with `budget` (None: its own choice), `inside` a container of limited CPUs and memory if given."""
         for name in ("submission", "results", "grading"):
             shutil.rmtree(self.root / name, ignore_errors=True)
         submission = self.root / "submission"
@@ -115,13 +96,16 @@ class SimulatedGradescope:
                     file.write(content)
         (self.root / "results").mkdir()
         command = ["bash", str(self.root / "source" / "autograder" / "gradescope" / "run_autograder"),
-                   "--budget", "smoke", "--threads", str(cpu_share()), "--sandbox-python", self.python, *options]
+                   "--threads", str(cpu_share()), "--sandbox-python", self.python, *options]
+        if budget is not None:
+            command += ["--budget", budget]
         if self.uid is not None:
             command += ["--user", str(self.uid)]
         env = os.environ | {"CNNLAB_AUTOGRADER_ROOT": str(self.root), "CNNLAB_PYTHON": sys.executable}
         env.pop("CNNLAB_DATA_DIR", None)  # the data is the copy in source/, closed to the sandbox user
         started = time.monotonic()
-        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=GRADING_HANG_BOUND)
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=GRADING_HANG_BOUND,
+                                  preexec_fn=inside.enter if inside else None)
         seconds = time.monotonic() - started
         assert finished.returncode == 0, f"run_autograder exited {finished.returncode}:\n{finished.stderr[-3000:]}"
         results = json.loads((self.root / "results" / "results.json").read_text())

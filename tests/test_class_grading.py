@@ -23,8 +23,9 @@ import pytest
 from PIL import Image
 
 from autograder.rubric import load_rubric
+from autograder.sandbox import sandbox_python
 
-from .gradescope_layout import sandbox_python, scratch_folder_under_tmp
+from .gradescope_layout import scratch_folder_under_tmp
 from .grading import GRADING_HANG_BOUND, failed_checks
 from .submissions.build import REPO, build_mutant, copy_solution
 from .submissions.hostile import HOSTILE

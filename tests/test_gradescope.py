@@ -5,6 +5,9 @@ import io
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from autograder.benchmark_container import Container
 from autograder.results import results_problems
 from autograder.rubric import load_rubric
 from autograder.run_autograder import unlisted_checks
@@ -72,3 +75,18 @@ def test_a_grader_failure_still_writes_valid_results_with_the_reason(gradescope:
     assert graded.results["score"] == 0
     error = next(t for t in graded.results["tests"] if t["name"] == "autograder error")
     assert error["visibility"] == "visible" and "did not finish within 3 s" in error["output"]
+
+
+@pytest.mark.skipif(not Container.possible(), reason="needs root and a writable cgroup v1 to make a container")
+def test_a_container_too_small_to_grade_says_so_instead_of_failing_everyone(gradescope: SimulatedGradescope) -> None:
+    """Gradescope's default container (0.5 CPU, 768 MB) cannot hold the grading: the reference solution
+    would score 0. Without --budget the grader sees that first and writes a visible autograder error."""
+    container = Container(f"cnnlab-test-{gradescope.root.name}", cpus=0.5, memory_bytes=768 * 2**20)
+    try:
+        graded = gradescope.grade(solution_files(), budget=None, inside=container)
+    finally:
+        container.remove()
+    assert_complete_and_valid(graded)
+    error = next(t for t in graded.results["tests"] if t["name"] == "autograder error")
+    assert error["visibility"] == "visible" and "raise the memory to at least" in error["output"], error["output"]
+    assert "0.75 GiB memory" in graded.stdout, "the instructor's log does not show the container it found"

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from autograder.remote import StudentError, Submission, SubprocessWorker
-from autograder.sandbox import Limits, Sandbox, kill_processes_of, process_states
+from autograder.sandbox import Limits, Sandbox, kill_processes_of, process_states, sandbox_python
 
-from .gradescope_layout import SANDBOX_UID, sandbox_python, scratch_folder_under_tmp
+from .gradescope_layout import SANDBOX_UID, scratch_folder_under_tmp
 
 REPO = Path(__file__).resolve().parent.parent
 

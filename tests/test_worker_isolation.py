@@ -136,3 +136,68 @@ def test_a_worker_that_stops_reading_cannot_block_a_large_request(submission: Pa
             block.forward(torch.randn(64, 4, 64, 64))  # 4 MiB: far more than a pipe holds
     finally:
         worker.close()
+
+
+def test_a_constructor_that_hung_once_fails_at_once_after(submission: Path) -> None:
+    """An endless __init__ costs one time limit, not one per check that builds the block."""
+    patch(submission, "mobilenet.py", "        super().__init__()\n", "        super().__init__()\n        while True:\n            pass\n")
+    worker = SubprocessWorker(submission)
+    try:
+        worker.set_time_limit(2)
+        with pytest.raises(StudentTimeout):
+            Submission(worker).build("mobilenet", "DepthwiseSeparableConv", 4, 8)
+        worker.set_time_limit(30)
+        started = time.monotonic()
+        with pytest.raises(StudentTimeout, match="in an earlier check, so not tried again"):
+            Submission(worker).build("mobilenet", "DepthwiseSeparableConv", 8, 8, 2)
+        assert time.monotonic() - started < 1, "the second build waited"
+        assert worker.starts == 1, "the worker was restarted for a constructor known to hang"
+        assert Submission(worker).build("resnet", "BasicBlock", 4, 4).parameter_count() > 0
+    finally:
+        worker.close()
+
+
+def test_a_module_that_kills_the_worker_at_import_is_not_imported_again(submission: Path) -> None:
+    """After os._exit() at import, the module's other classes fail at once: no restart per check."""
+    (submission / "densenet.py").write_text("import os\nos._exit(3)\n")
+    worker = SubprocessWorker(submission)
+    try:
+        with pytest.raises(WorkerCrashed, match="exit status 3"):
+            Submission(worker).build("densenet", "DenseLayer", 4, 4)
+        with pytest.raises(WorkerCrashed, match="not tried again"):
+            Submission(worker).build("densenet", "Transition", 8, 4)
+        assert worker.starts == 1
+    finally:
+        worker.close()
+
+
+def test_release_drops_what_a_check_built(submission: Path) -> None:
+    worker = SubprocessWorker(submission)
+    try:
+        block = Submission(worker).build("resnet", "BasicBlock", 4, 4)
+        worker.release()
+        with pytest.raises(StudentError, match="no object with handle"):
+            block.parameters()
+    finally:
+        worker.close()
+
+
+def test_the_worker_is_the_one_the_oom_killer_takes(submission: Path) -> None:
+    worker = SubprocessWorker(submission)
+    try:
+        Submission(worker).build("resnet", "BasicBlock", 4, 4)
+        assert Path(f"/proc/{worker.process.pid}/oom_score_adj").read_text().strip() == "1000"
+    finally:
+        worker.close()
+
+
+def test_the_overall_time_limit_ends_the_grading_with_complete_results(submission: Path, tmp_path: Path) -> None:
+    """With --time-limit, a hang never outlasts it: the checks left fail at once and results.json lists them."""
+    patch(submission, "train.py", "    ### BEGIN SOLUTION\n", "    while True:\n        pass\n", )
+    result = grade(submission, tmp_path, *UNIT_ONLY, "--time-limit", "60")
+    tests = result.results["tests"]
+    not_run = [t["name"] for t in tests if "overall time limit (60 s) ran out" in t["output"]]
+    assert len(tests) == 41 and not_run, [t["name"] for t in tests]
+    assert all(name.startswith("5.") for name in not_run), not_run
+    assert all(t["score"] == t["max_score"] for t in tests if not t["name"].startswith("5.")), (
+        "checks of the parts that do not hang lost points")
