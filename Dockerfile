@@ -2,10 +2,11 @@
 #   docker build -t cnn-lab-autograder .
 #   docker run --rm -v "$PWD/upload:/autograder/submission" -v "$PWD/results:/autograder/results" \
 #       cnn-lab-autograder /autograder/run_autograder
-# It holds what `python -m autograder.gradescope_zip` puts in autograder.zip, set up by the
-# same setup.sh. BASE_IMAGE picks another base (--build-arg BASE_IMAGE=ubuntu:22.04 works too).
-ARG BASE_IMAGE=gradescope/autograder-base:latest
-# hadolint ignore=DL3006,DL3007
+# It holds what `python -m autograder.distribute gradescope` puts in autograder.zip, set up by
+# the same setup.sh, on Gradescope's Ubuntu 22.04 base. BASE_IMAGE picks another base
+# (--build-arg BASE_IMAGE=ubuntu:22.04 works too).
+ARG BASE_IMAGE=gradescope/autograder-base:ubuntu-22.04
+# hadolint ignore=DL3006
 FROM ${BASE_IMAGE}
 
 COPY autograder /autograder/source/autograder

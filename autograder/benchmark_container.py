@@ -1,6 +1,6 @@
 """Grade the solution as Gradescope would, inside a container of a given size, and print the figures.
 
-    sudo python -m autograder.benchmark_container --cpus 0.5 --memory-mb 768 --time-limit 600
+    sudo python -m autograder.benchmark_container --cpus 0.5 --memory-mb 768
     sudo python -m autograder.benchmark_container --cpus 2 --memory-mb 3072 --budget cpu
 
 Builds a stand-in /autograder under /tmp with the solution as the upload, makes a cgroup v1
@@ -26,6 +26,7 @@ from data_scripts.subsets import dataset_root
 
 from .distribute import gradescope_entries, unpack, write_zip
 from .sandbox import sandbox_python
+from .rubric import gradescope_timeout
 from .training_profiles import profile_names
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cpus", type=float, default=0.5, help="CPU quota (default: 0.5, Gradescope's default)")
     parser.add_argument("--memory-mb", type=int, default=768, help="memory limit (default: 768, Gradescope's default)")
-    parser.add_argument("--time-limit", type=float, default=600,
-                        help="run_autograder's --time-limit (default: 600 s, Gradescope's default timeout)")
+    parser.add_argument("--time-limit", type=float, default=gradescope_timeout(),
+                        help="run_autograder's --time-limit (default: rubric.toml's gradescope_timeout)")
     parser.add_argument("--budget", default=None, choices=profile_names(),
                         help="training profile (default: run_autograder's choice for the container)")
     parser.add_argument("--upload", type=Path, default=REPO / "solutions", help="what to grade (default: solutions/)")
@@ -102,8 +103,8 @@ def main(argv: list[str] | None = None) -> None:
         shutil.copytree(dataset_root(), root / "source" / "data_scripts" / "prepared")
         shutil.copytree(args.upload, root / "submission", ignore=shutil.ignore_patterns("__pycache__"))
         (root / "results").mkdir()
-        command = ["bash", str(root / "source" / "autograder" / "gradescope" / "run_autograder"), "--user", str(args.uid),
-                   "--sandbox-python", python, "--time-limit", str(args.time_limit)]
+        command = ["bash", str(root / "source" / "autograder" / "gradescope" / "run_autograder"),
+                   "--user", str(args.uid), "--sandbox-python", python, "--time-limit", str(args.time_limit)]
         if args.budget:
             command += ["--budget", args.budget]
         env = os.environ | {"CNNLAB_AUTOGRADER_ROOT": str(root), "CNNLAB_PYTHON": sys.executable}
@@ -120,6 +121,10 @@ def main(argv: list[str] | None = None) -> None:
               f"MB; {container.oom_kills()} OOM kills; run_autograder exit {finished.returncode}")
         if errors:
             print(f"autograder error: {errors[0]}")
+        for test in results["tests"]:
+            if test["score"] < test["max_score"] and test["name"] != "autograder error":
+                said = [line for line in test["output"].splitlines() if line and not line.startswith("Expected:")]
+                print(f"lost {test['max_score'] - test['score']:g}: {test['name']}: {said[0] if said else ''}"[:200])
     finally:
         container.remove()
         shutil.rmtree(root, ignore_errors=True)

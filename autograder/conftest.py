@@ -222,8 +222,9 @@ def killed_note(config: pytest.Config, excinfo: pytest.ExceptionInfo | None) -> 
     if not isinstance(error, WorkerCrashed) or "SIGKILL" not in error.summary or memory is None:
         return ""
     chosen = budget(config)
-    return (f"This grading allows {memory / 2**30:.2f} GiB in all; the reference solution's grading under the {chosen} profile needs "
-            f"{profile_needs(chosen).memory_bytes / 2**30:.2f} GiB, so look for what your code allocates or keeps.")
+    return (f"This grading allows {memory / 2**30:.2f} GiB in all; the reference solution's grading under the "
+            f"{chosen} profile needs {profile_needs(chosen).memory_bytes / 2**30:.2f} GiB, so look for what your "
+            "code allocates or keeps.")
 
 
 def feedback(function: Callable, excinfo: pytest.ExceptionInfo) -> str:

@@ -210,8 +210,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-o", "--out", type=Path, required=True, help="batch folder (reuse it to resume)")
     parser.add_argument("--workers", type=int, default=1, help="uploads graded at once (default 1)")
     parser.add_argument("--budget", default=None, choices=profile_names(),
-                        help="training profile (default: gpu with CUDA, else cpu)")
-    parser.add_argument("--time-limit", type=float, default=1800, help="seconds per upload, as on Gradescope")
+                        help="training profile (default: run_autograder's, the largest that fits)")
+    parser.add_argument("--time-limit", type=float, default=1800,
+                        help="seconds per upload (default: 1800; Gradescope's own default timeout is 600)")
     parser.add_argument("--threads", type=int, default=None,
                         help="at most this many torch threads per training (default: the cores over the workers)")
     parser.add_argument("--sandbox-python", default=sys.executable,

@@ -19,7 +19,7 @@ from .rubric import load_rubric
 from .submission_files import prepare_graded_folder
 
 REPO = Path(__file__).resolve().parent.parent
-BUDGET_VARIABLE = "CNNLAB_BUDGET"  # the training profile, when the default (gpu with CUDA, else cpu) is not wanted
+BUDGET_VARIABLE = "CNNLAB_BUDGET"  # the training profile, when the default (gpu with CUDA, else the largest that fits) is not wanted
 
 
 @dataclass

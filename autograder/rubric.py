@@ -56,6 +56,12 @@ def reference_seconds(path: Path = RUBRIC_FILE) -> float:
     return float(tomllib.loads(path.read_text())["reference_seconds"])
 
 
+@cache
+def gradescope_timeout(path: Path = RUBRIC_FILE) -> float:
+    """The timeout of Gradescope's Autograder Settings, which run_autograder's --time-limit defaults to."""
+    return float(tomllib.loads(path.read_text())["gradescope_timeout"])
+
+
 def check(func: F) -> F:
     """Give a test its rubric entry (points, number, visibility) under its own name."""
     entry = load_rubric().get(func.__name__)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .resources import Resources, available
 from .results import Outcome, results_document, results_problems, write_atomically
-from .rubric import load_rubric
+from .rubric import gradescope_timeout, load_rubric
 from .sandbox import kill_processes_of, resolve_user
 from .submission_files import prepare_graded_folder
 from .training_profiles import fitting_profile, profile_names, profile_needs
@@ -35,7 +35,6 @@ from .training_profiles import fitting_profile, profile_names, profile_needs
 SOURCE = Path(__file__).resolve().parent.parent
 SANDBOX_USER = "cnnlab-student"
 LOG_LIMIT = 2 << 20  # bytes of the judge's output passed to Gradescope's (instructor-only) stdout
-GRADESCOPE_TIMEOUT = 600.0  # seconds: Gradescope's default autograder timeout (40 minutes at most)
 # Seconds kept back from --time-limit (a tenth of it at most): for Gradescope's start, unpacking
 # the upload and writing results; then for pytest's start (importing torch on a loaded machine)
 # before its own clock runs.
@@ -43,7 +42,7 @@ START_AND_END = 30.0
 JUDGE_START = 30.0
 
 
-def less(seconds: float, reserve: float) -> float:
+def minus_reserve(seconds: float, reserve: float) -> float:
     return seconds - min(reserve, seconds / 10)
 
 
@@ -174,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", default=None, choices=profile_names(),
                         help="training profile (default: the largest whose needs fit the container's CPUs, "
                              "memory and --time-limit)")
-    parser.add_argument("--time-limit", type=float, default=GRADESCOPE_TIMEOUT,
-                        help="seconds for the whole grading: set it to the timeout in Gradescope's Autograder "
-                             f"Settings (default: {GRADESCOPE_TIMEOUT:.0f}, Gradescope's default)")
+    parser.add_argument("--time-limit", type=float, default=gradescope_timeout(),
+                        help="seconds for the whole grading (default: rubric.toml's gradescope_timeout, "
+                             f"{gradescope_timeout():.0f}: keep it equal to the timeout of Gradescope's settings)")
     parser.add_argument("--time-limit-scale", type=float, default=1.0, help="multiplies each check's time limit")
     parser.add_argument("--threads", type=int, default=None,
                         help="at most this many torch threads (default: the profile's, within the CPUs available)")
@@ -189,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             lock_down(layout, SOURCE)
         layout.work.mkdir(parents=True, exist_ok=True)
         layout.work.chmod(0o711)
-        resources, judge_time = available(), less(args.time_limit, START_AND_END)
+        resources, judge_time = available(), minus_reserve(args.time_limit, START_AND_END)
         print(f"container: {resources.describe()}, --time-limit {args.time_limit:.0f} s", flush=True)
         chosen = args.budget or choose_budget(resources, judge_time)
         print(f"budget: the {chosen} profile" + ("" if args.budget else ", the largest that fits"), flush=True)
@@ -203,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                    "--sandbox-python", args.sandbox_python, "-p", "no:cacheprovider", "-q", "-o", "addopts="]
         if ids is not None:
             command += ["--sandbox-user", args.user]
-        command += ["--time-limit-scale", str(args.time_limit_scale), "--time-limit", str(less(judge_time, JUDGE_START)),
-                    "--budget", chosen]
+        command += ["--time-limit-scale", str(args.time_limit_scale),
+                    "--time-limit", str(minus_reserve(judge_time, JUDGE_START)), "--budget", chosen]
         if args.threads:
             command += ["--threads", str(args.threads)]
         reason = run_judge(command, SOURCE, judge_time)
