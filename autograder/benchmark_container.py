@@ -31,6 +31,7 @@ from .training_profiles import profile_names
 
 REPO = Path(__file__).resolve().parent.parent
 CGROUP_V1 = Path("/sys/fs/cgroup")
+SHOWN_LOSSES = 8
 
 
 class Container:
@@ -121,10 +122,12 @@ def main(argv: list[str] | None = None) -> None:
               f"MB; {container.oom_kills()} OOM kills; run_autograder exit {finished.returncode}")
         if errors:
             print(f"autograder error: {errors[0]}")
-        for test in results["tests"]:
-            if test["score"] < test["max_score"] and test["name"] != "autograder error":
-                said = [line for line in test["output"].splitlines() if line and not line.startswith("Expected:")]
-                print(f"lost {test['max_score'] - test['score']:g}: {test['name']}: {said[0] if said else ''}"[:200])
+        lost = [t for t in results["tests"] if t["score"] < t["max_score"] and t["name"] != "autograder error"]
+        for test in lost[:SHOWN_LOSSES]:
+            said = [line for line in test["output"].splitlines() if line and not line.startswith("Expected:")]
+            print(f"lost {test['max_score'] - test['score']:g}: {test['name']}: {said[0] if said else ''}"[:200])
+        if len(lost) > SHOWN_LOSSES:
+            print(f"and {len(lost) - SHOWN_LOSSES} more checks lost points")
     finally:
         container.remove()
         shutil.rmtree(root, ignore_errors=True)
