@@ -37,6 +37,7 @@ STARTED = pytest.StashKey[float]()
 CURVES = pytest.StashKey[dict]()
 SPEED = pytest.StashKey[float]()
 BUDGET = pytest.StashKey[str]()
+DESELECTED = pytest.StashKey[set]()
 GRADING_SEED = 0
 RESULTS_RESERVE = 10.0  # seconds of --time-limit kept back for writing results.json after the last check
 
@@ -76,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[OUTCOMES] = {}
     config.stash[STARTED] = time.monotonic()
     config.stash[CURVES] = {}
+    config.stash[DESELECTED] = set()
     config.addinivalue_line("markers", "training: a check that trains a network (minutes, not seconds)")
 
 
@@ -263,6 +265,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         visibility=function.__visibility__, feedback=text)
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    for item in items:
+        if hasattr(getattr(item, "function", None), "__weight__"):
+            item.config.stash[DESELECTED].add(item.function.__name__)
+
+
+def unchecked_points_line(outcomes: list[Outcome], deselected: set[str]) -> str:
+    """Where the points that are not in the table went: deselected here, or checked on Gradescope only
+    (the checks that need the reference solution, and the hidden ones, are not in a student's copy)."""
+    rubric = load_rubric()
+    checked = {o.number for o in outcomes}
+    elsewhere = [c for c in rubric.values() if c.number not in checked and c.id not in deselected]
+    total, here = sum(c.points for c in rubric.values()), sum(o.max_points for o in outcomes)
+    line = f"{here:g} of {total:g} points checked here"
+    if deselected:
+        line += f"; {sum(rubric[name].points for name in deselected):g} deselected (-m, -k)"
+    if elsewhere:
+        hidden = sum(c.points for c in elsewhere if c.visibility != "visible")
+        line += f"; {sum(c.points for c in elsewhere):g} more are checked on Gradescope only" + (
+            f" ({hidden:g} of them shown after the due date)" if hidden else "")
+    return line
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     outcomes = list(config.stash[OUTCOMES].values())
     if not outcomes:
@@ -280,6 +305,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         write(f"{part:<{width}}{f'{passed} / {len(items)}':>15}{f'{got:g} / {best:g}':>16}")
     total, best = sum(o.points for o in outcomes), sum(o.max_points for o in outcomes)
     write(f"{'total':<{width}}{'':>15}{f'{total:g} / {best:g}':>16}", bold=True)
+    write(unchecked_points_line(outcomes, config.stash[DESELECTED]))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -110,3 +110,11 @@ def test_the_release_grades_a_students_work_on_its_own(release: Path, tmp_path: 
     assert "skipped" in done.stdout, "the checks that need the reference solution should be skipped"
     results = json.loads((tmp_path / "results.json").read_text())
     assert all(t["status"] == "passed" for t in results["tests"])
+    ran = {t["number"] for t in results["tests"]}
+    elsewhere = [c for c in load_rubric().values() if c.number not in ran and c.part != "training"]
+    assert {c.visibility for c in elsewhere} == {"visible", "after_due_date"}, "expected both kinds to be skipped"
+    here = sum(t["max_score"] for t in results["tests"])
+    line = (f"{here:g} of 100 points checked here; 40 deselected (-m, -k); {sum(c.points for c in elsewhere):g} more "
+            f"are checked on Gradescope only ({sum(c.points for c in elsewhere if c.visibility != 'visible'):g} of "
+            "them shown after the due date)")
+    assert line in done.stdout, f"the score table does not end with: {line}\n{done.stdout[-1500:]}"
