@@ -70,12 +70,13 @@ def zeroed_kernels(parameters: list[dict], kernel: int) -> dict[str, torch.Tenso
             if len(p["shape"]) == 4 and p["shape"][2:] == [kernel, kernel]}
 
 
-def _role(shape: list[int] | torch.Size, name: str) -> tuple:
-    """A weight's role for pairing: its shape without trailing 1s (1x1 conv == linear), bias or not."""
+def _role(shape: list[int] | torch.Size) -> tuple:
+    """A weight's role for pairing: its shape without trailing 1s (1x1 conv == linear). A bias is told
+    by its one dimension, not its name: raw nn.Parameters applied with F.linear have names of their own."""
     dims = list(shape)
     while len(dims) > 2 and dims[-1] == 1:
         dims.pop()
-    return (name.rsplit(".", 1)[-1] == "bias", tuple(dims))
+    return tuple(dims)
 
 
 def transplant(student: RemoteModule, reference: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -94,11 +95,11 @@ def transplant(student: RemoteModule, reference: nn.Module, x: torch.Tensor) -> 
     ]
     groups: dict[tuple, list] = {}
     for name, shape in student_weights:
-        groups.setdefault(_role(shape, name), []).append(name)
+        groups.setdefault(_role(shape), []).append(name)
     state = {}
     shapes = dict(student_weights)
     for name, tensor in reference_weights:
-        matches = groups.get(_role(tensor.shape, name), [])
+        matches = groups.get(_role(tensor.shape), [])
         if not matches:
             raise ProbeError(
                 "its convolution and linear weights do not match the spec's layers: it has "
