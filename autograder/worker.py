@@ -338,6 +338,7 @@ def serve(impl: Path, request_fd: int, reply_fd: int) -> None:
     volunteer_for_the_oom_killer()
     import_policy.enforce()
     session = Session(impl)
+    worker = os.getpid()
     while True:
         prefix = _read_exact(request_fd, wire.PREFIX_SIZE)
         if prefix is None:
@@ -345,6 +346,8 @@ def serve(impl: Path, request_fd: int, reply_fd: int) -> None:
         header = wire.parse_header(_read_exact(request_fd, wire.header_length(prefix)) or b"")
         payload = _read_exact(request_fd, wire.payload_length(header)) or b""
         reply = handle_request(session, wire.decode_body(header, payload))
+        if os.getpid() != worker:  # a copy the submission forked has returned here: only the worker answers
+            os._exit(0)
         try:
             message = wire.encode(reply)
         except Exception as error:

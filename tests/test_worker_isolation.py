@@ -28,6 +28,7 @@ def patch(folder: Path, file: str, old: str, new: str) -> None:
 
 
 FORWARD = "        out = F.relu(self.bn1(self.conv1(x)))\n"
+RETURN = "        return F.relu(out + self.shortcut(x))\n"
 
 
 def test_a_hang_is_cut_by_the_time_limit_and_the_worker_restarts(submission: Path) -> None:
@@ -201,3 +202,18 @@ def test_the_overall_time_limit_ends_the_grading_with_complete_results(submissio
     assert all(name.startswith("5.") for name in not_run), not_run
     assert all(t["score"] == t["max_score"] for t in tests if not t["name"].startswith("5.")), (
         "checks of the parts that do not hang lost points")
+
+
+def test_a_copy_the_submission_forks_never_answers_for_the_worker(submission: Path) -> None:
+    """A forked child that returns from forward would otherwise write a second reply and read the next
+    request: the judge would get one request's answer for another (a tensor for a parameter list)."""
+    patch(submission, "resnet.py", RETURN, "        import os; os.fork()\n" + RETURN)
+    worker = SubprocessWorker(submission)
+    try:
+        block = Submission(worker).build("resnet", "BasicBlock", 4, 4)
+        worker.set_time_limit(20)
+        for _ in range(3):
+            assert block.forward(torch.randn(1, 4, 4, 4)).shape == (1, 4, 4, 4)
+            assert isinstance(block.parameters(), list)
+    finally:
+        worker.close()
