@@ -10,7 +10,6 @@ student's own traceback. `handle_request` is also what the --inprocess mode call
 from __future__ import annotations
 
 import ctypes
-import gc
 import importlib
 import math
 import os
@@ -124,10 +123,10 @@ class Session:
         return handle
 
     def op_release(self) -> None:
-        """Drop every object and run: a check's models (a default-width ResNet-34 among them) end with it."""
+        """Drop every object and run: a check's models (a default-width ResNet-34 among them) end with it.
+        Reference counting frees them at once; a full gc.collect() would cost 80 ms a check for nothing."""
         self.objects.clear()
         self.runs.clear()
-        gc.collect()
         release_free_memory()
 
     def _forward(self, handle: int, x: torch.Tensor, train: bool) -> torch.Tensor:
