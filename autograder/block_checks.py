@@ -1,5 +1,6 @@
 """Checks that every block of the lab gets, written once: output shapes under hypothesis,
-gradient flow, and agreement with the reference once it carries the reference's weights."""
+gradient flow, the spec's computation on weights the check sets, and agreement with the
+reference once it carries the reference's weights."""
 from __future__ import annotations
 
 import math
@@ -11,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from .probes import close, reference_bn_state, student_bn_state, transplant
+from .probes import close, reference_bn_state, reference_weights, student_bn_state, transplant
 from .remote import RemoteModule, StudentError, StudentTimeout, Submission, WorkerCrashed
+from .spec_blocks import BlockSpec
 
 # The rule the parameter-count and structure checks apply to every convolution they count.
 BIAS_RULE = ("ASSIGNMENT_SPEC.md's rule: every convolution of BasicBlock, DenseLayer, Transition, "
@@ -99,11 +101,29 @@ def assert_gradients_flow(build: Callable[[int], RemoteModule], x: torch.Tensor,
         "initialisations; is their output used?")
 
 
+def assert_computes_spec(student: RemoteModule, spec: BlockSpec, x: torch.Tensor, seed: int = 0) -> None:
+    """With weights the check chooses and every BN's statistics wide (what follows a BN sees values
+    beyond 6 and far below 0), the block's output is the spec's computation in eval and train mode.
+    A failure quotes the spec, and names the student's departure when it is one the lab's students make."""
+    weights = spec.weights(seed)
+    student.load(transplant(student, weights, x) | student_bn_state(student, "wide"))
+    for train in (False, True):
+        actual = student.forward(x, train=train)
+        expected = spec.compute(weights, x, train)
+        if close(actual, expected):
+            continue
+        departure = spec.departure(weights, x, train, actual) if actual.shape == expected.shape else None
+        raise AssertionError(
+            f"{student.description} in {'train' if train else 'eval'} mode, given weights set by this check, "
+            f"{difference(actual, expected)}. The spec: {spec.statement}."
+            + (f" Its output is the spec's computation with {departure}." if departure else ""))
+
+
 def assert_matches_reference(
     student: RemoteModule, reference: nn.Module, x: torch.Tensor, hint: Callable[[torch.Tensor], str] = lambda y: "",
 ) -> None:
     """With the reference's weights and the same random BN statistics, outputs equal the reference's."""
-    student.load(transplant(student, reference, x) | student_bn_state(student, "random"))
+    student.load(transplant(student, reference_weights(reference, x), x) | student_bn_state(student, "random"))
     reference_bn_state(reference, "random")
     for train in (False, True):
         reference.train(train)

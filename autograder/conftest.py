@@ -5,6 +5,7 @@
     pytest autograder --results-json out/results.json
     pytest autograder --inprocess          # debug: student code in this process, no isolation
     pytest autograder -m "not training"    # only the quick unit checks
+    pytest autograder --part senet.py      # only the checks of one file (repeat for more)
     pytest autograder --budget cpu -s      # training checks under the cpu profile, epochs shown
     pytest autograder --sandbox DIR --sandbox-user 64000   # as root: how run_autograder grades
 """
@@ -52,6 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run the graded code inside pytest's process so a debugger can stop in it "
                          "(no isolation and no time limits: never for real grading)")
     group.addoption("--results-json", type=Path, default=None, help="also write Gradescope's results.json here")
+    group.addoption("--part", action="append", default=None, choices=sorted({c.part for c in load_rubric().values()}),
+                    help="grade only the checks of this part of rubric.toml (a file such as senet.py, or training); "
+                         "repeat it for several")
     group.addoption("--budget", default=None, choices=profile_names(),
                     help="training profile from training_profiles.toml (default: gpu when CUDA is available and "
                          "calibrated for, else the largest whose needs fit the CPUs, memory and --time-limit)")
@@ -265,6 +269,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         visibility=function.__visibility__, feedback=text)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--part: keep only the checks of the parts named."""
+    parts = config.getoption("part")
+    if not parts:
+        return
+    rubric = load_rubric()
+    kept = [item for item in items if rubric[item.function.__name__].part in parts]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 def pytest_deselected(items: list[pytest.Item]) -> None:
     for item in items:
         if hasattr(getattr(item, "function", None), "__weight__"):
@@ -280,7 +296,7 @@ def unchecked_points_line(outcomes: list[Outcome], deselected: set[str]) -> str:
     total, here = sum(c.points for c in rubric.values()), sum(o.max_points for o in outcomes)
     line = f"{here:g} of {total:g} points checked here"
     if deselected:
-        line += f"; {sum(rubric[name].points for name in deselected):g} deselected (-m, -k)"
+        line += f"; {sum(rubric[name].points for name in deselected):g} deselected (-m, -k, --part)"
     if elsewhere:
         hidden = sum(c.points for c in elsewhere if c.visibility != "visible")
         line += f"; {sum(c.points for c in elsewhere):g} more are checked on Gradescope only" + (

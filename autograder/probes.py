@@ -3,10 +3,12 @@ never by attribute name, so any correct coding style passes.
 
 - `bn_state(..., "identity")` makes every BatchNorm2d compute y = x (in eval mode);
   `"random"` gives every BN of the same width the same random affine map, so which BN is
-  which does not matter.
+  which does not matter; `"wide"` does too, with scales and shifts large enough that what
+  follows a BN sees values beyond 6 and far below 0 (ReLU6, leaky ReLU, GELU differ from ReLU there).
 - `zeroed_kernels` zeroes all convolution weights of a given kernel size.
-- `transplant` copies a reference module's conv/linear weights into the student's,
-  pairing them by shape (a 1x1 conv and a linear count as the same) and by call order.
+- `transplant` copies conv/linear weights given in the spec's call order into the student's
+  module, pairing them by shape (a 1x1 conv and a linear count as the same) and by call order;
+  `reference_weights` lists a reference module's in that order.
 """
 from __future__ import annotations
 
@@ -23,17 +25,26 @@ class ProbeError(AssertionError):
     """The student's module does not have the layers the probe needs; the message says how it differs."""
 
 
-def _bn_values(channels: int, kind: Literal["identity", "random"]) -> dict[str, torch.Tensor]:
+BNKind = Literal["identity", "random", "wide"]
+
+
+def bn_values(channels: int, kind: BNKind) -> dict[str, torch.Tensor]:
+    """The affine parameters and running statistics every BN of width `channels` gets for `kind`."""
     if kind == "identity":
         return {"weight": torch.ones(channels), "bias": torch.zeros(channels),
                 "running_mean": torch.zeros(channels), "running_var": torch.ones(channels)}
     g = torch.Generator().manual_seed(1000 + channels)
+    if kind == "wide":
+        # Normalized values times 2 to 4, shifted by about +-3: a BN's outputs span roughly -15 to 15.
+        return {"weight": torch.rand(channels, generator=g) * 2 + 2, "bias": torch.randn(channels, generator=g) * 3,
+                "running_mean": torch.randn(channels, generator=g) * 0.5,
+                "running_var": torch.rand(channels, generator=g) + 0.5}
     return {"weight": torch.rand(channels, generator=g) + 0.5, "bias": torch.randn(channels, generator=g) * 0.2,
             "running_mean": torch.randn(channels, generator=g) * 0.2,
             "running_var": torch.rand(channels, generator=g) + 0.5}
 
 
-def bn_state(modules: list[dict], names: set[str], kind: Literal["identity", "random"]) -> dict[str, torch.Tensor]:
+def bn_state(modules: list[dict], names: set[str], kind: BNKind) -> dict[str, torch.Tensor]:
     """State entries setting every affine BatchNorm2d in `modules` (a `.modules()` summary) to `kind`.
 
     `names` are the module's parameter and buffer names, so a BN that tracks no running
@@ -44,22 +55,22 @@ def bn_state(modules: list[dict], names: set[str], kind: Literal["identity", "ra
         if module.get("kind") != "batchnorm2d" or "weight" not in module["params"]:
             continue
         prefix = f"{module['path']}." if module["path"] else ""
-        for key, value in _bn_values(module["params"]["weight"][0], kind).items():
+        for key, value in bn_values(module["params"]["weight"][0], kind).items():
             if prefix + key in names:
                 state[prefix + key] = value
     return state
 
 
-def reference_bn_state(model: nn.Module, kind: Literal["identity", "random"]) -> None:
+def reference_bn_state(model: nn.Module, kind: BNKind) -> None:
     """Apply the same BN settings to a local (reference) module."""
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
-                for key, value in _bn_values(module.num_features, kind).items():
+                for key, value in bn_values(module.num_features, kind).items():
                     getattr(module, key).copy_(value)
 
 
-def student_bn_state(student: RemoteModule, kind: Literal["identity", "random"]) -> dict[str, torch.Tensor]:
+def student_bn_state(student: RemoteModule, kind: BNKind) -> dict[str, torch.Tensor]:
     names = set(student.state())
     return bn_state(student.modules(), names, kind)
 
@@ -79,37 +90,39 @@ def _role(shape: list[int] | torch.Size) -> tuple:
     return tuple(dims)
 
 
-def transplant(student: RemoteModule, reference: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Student state entries holding the reference's conv and linear weights, paired by role and call order."""
+def reference_weights(reference: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """A reference module's conv and linear weights (not its BNs') in the order its forward uses them."""
+    reference.eval()
+    return [p for path in call_order(reference, x) if not isinstance(reference.get_submodule(path), nn.BatchNorm2d)
+            for p in reference.get_submodule(path).parameters(recurse=False)]
+
+
+def transplant(student: RemoteModule, weights: list[torch.Tensor], x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Student state entries holding `weights` (conv and linear, in the spec's call order), paired by role
+    and by the order the student's forward uses its own."""
     summary = {m["path"]: m for m in student.modules()}
     student_weights = [
         (f"{path}.{name}" if path else name, shape)
         for path in student.trace(x) if summary[path].get("kind") != "batchnorm2d"
         for name, shape in summary[path]["params"].items()
     ]
-    reference.eval()
-    reference_weights = [
-        (f"{path}.{name}" if path else name, p)
-        for path in call_order(reference, x) if not isinstance(reference.get_submodule(path), nn.BatchNorm2d)
-        for name, p in reference.get_submodule(path).named_parameters(recurse=False)
-    ]
     groups: dict[tuple, list] = {}
     for name, shape in student_weights:
         groups.setdefault(_role(shape), []).append(name)
     state = {}
     shapes = dict(student_weights)
-    for name, tensor in reference_weights:
+    for tensor in weights:
         matches = groups.get(_role(tensor.shape), [])
         if not matches:
             raise ProbeError(
-                "its convolution and linear weights do not match the spec's layers: it has "
+                f"{student.description}: its convolution and linear weights do not match the spec's layers: it has "
                 f"{[tuple(s) for _, s in student_weights]}, the spec's layers have "
-                f"{[tuple(t.shape) for _, t in reference_weights]}")
+                f"{[tuple(t.shape) for t in weights]}")
         target = matches.pop(0)
         state[target] = tensor.detach().reshape(shapes[target]).clone()
     leftover = [n for names in groups.values() for n in names]
     if leftover:
-        raise ProbeError(f"it has weights the spec's layers do not: {leftover}")
+        raise ProbeError(f"{student.description} has weights the spec's layers do not: {leftover}")
     return state
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from .block_checks import (BIAS_RULE, assert_gradients_flow, assert_parameter_count_as_reference,
+from . import spec_blocks
+from .block_checks import (BIAS_RULE, assert_computes_spec, assert_gradients_flow, assert_parameter_count_as_reference,
                            assert_shapes_property)
 from .probes import close
 from .rubric import check
@@ -64,6 +65,15 @@ def test_dense_layer_keeps_its_input(student):
 
 
 @check
+def test_dense_layer_computes_the_spec(student):
+    """With weights and BN statistics the check sets, DenseLayer appends conv3x3(ReLU(BN(conv1x1(ReLU(BN(x))))))."""
+    for cin, growth, bn_size in [(8, 4, 4), (12, 6, 2)]:
+        torch.manual_seed(cin)
+        layer = student.build("densenet", "DenseLayer", cin, growth, bn_size)
+        assert_computes_spec(layer, spec_blocks.dense_layer(cin, growth, bn_size), torch.randn(4, cin, 6, 6))
+
+
+@check
 def test_dense_layer_gradient_flow(student):
     """One backward pass through DenseLayer reaches every parameter and the input."""
     torch.manual_seed(0)
@@ -89,6 +99,15 @@ def test_transition_parameter_count(student):
         count, expected = layer.parameter_count(), 2 * cin + cin * cout
         hint = f" Its convolution has a bias: {BIAS_RULE}." if count == expected + cout else ""
         assert count == expected, f"{layer.description} has {count:,} parameters, the spec implies {expected:,}.{hint}"
+
+
+@check
+def test_transition_computes_the_spec(student):
+    """With weights and BN statistics the check sets, Transition computes avg_pool2d(conv1x1(ReLU(BN(x))), 2)."""
+    for cin, cout in [(8, 4), (6, 6)]:
+        torch.manual_seed(cin + cout)
+        layer = student.build("densenet", "Transition", cin, cout)
+        assert_computes_spec(layer, spec_blocks.transition(cin, cout), torch.randn(3, cin, 6, 6))
 
 
 @check

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from .block_checks import (BIAS_RULE, assert_gradients_flow, assert_parameter_count_as_reference,
+from . import spec_blocks
+from .block_checks import (BIAS_RULE, assert_computes_spec, assert_gradients_flow, assert_parameter_count_as_reference,
                            assert_shapes_property, block_inputs, strided)
 from .rubric import check
 
@@ -38,22 +39,40 @@ def test_depthwise_separable_parameter_count(student):
 
 @check
 def test_depthwise_conv_is_per_channel(student):
-    """The 3x3 convolution is depthwise (groups == in_channels) with the stride; the 1x1 one is pointwise."""
+    """The 3x3 convolution is depthwise (each filter sees one channel) with the stride; the 1x1 one is pointwise.
+
+    What a filter sees is read from the kernels' shapes (raw nn.Parameters count too); strides
+    only from nn.Conv2d modules.
+    """
     for cin, cout, stride in [(8, 16, 2), (6, 6, 1)]:
         block = student.build("mobilenet", "DepthwiseSeparableConv", cin, cout, stride)
-        convs = [m for m in block.modules() if m.get("kind") == "conv2d"]
-        threes = [m for m in convs if m["kernel_size"] == [3, 3]]
-        ones = [m for m in convs if m["kernel_size"] == [1, 1]]
+        kernels = [p["shape"] for p in block.parameters() if len(p["shape"]) == 4]
+        threes = [k for k in kernels if k[2:] == [3, 3]]
+        ones = [k for k in kernels if k[2:] == [1, 1]]
         assert len(threes) == 1 and len(ones) == 1, (
             f"{block.description} should have one 3x3 depthwise and one 1x1 pointwise convolution; it has "
-            f"{len(threes)} 3x3 and {len(ones)} 1x1")
-        assert threes[0]["groups"] == cin, (
-            f"{block.description}: the 3x3 convolution has groups={threes[0]['groups']}; a depthwise convolution "
-            f"has groups=in_channels={cin} (was groups forgotten?)")
-        assert threes[0]["stride"] == [stride, stride], (
-            f"{block.description}: the depthwise convolution should have stride {stride}, it has {threes[0]['stride']}")
-        assert ones[0]["groups"] == 1 and ones[0]["stride"] == [1, 1], (
-            f"{block.description}: the pointwise convolution should mix all channels with stride 1")
+            f"{len(threes)} 3x3 and {len(ones)} 1x1 kernels")
+        assert threes[0][:2] == [cin, 1], (
+            f"{block.description}: the 3x3 kernel has shape {tuple(threes[0])}, so each filter sees {threes[0][1]} "
+            f"channels; a depthwise convolution has groups=in_channels={cin}, shape ({cin}, 1, 3, 3) "
+            "(was groups forgotten?)")
+        assert ones[0][:2] == [cout, cin], (
+            f"{block.description}: the 1x1 kernel has shape {tuple(ones[0])}; a pointwise convolution mixes all "
+            f"{cin} channels into {cout}, shape ({cout}, {cin}, 1, 1)")
+        for conv in (m for m in block.modules() if m.get("kind") == "conv2d"):
+            expected = [stride, stride] if conv["kernel_size"] == [3, 3] else [1, 1]
+            assert conv["stride"] == expected, (
+                f"{block.description}: its {conv['kernel_size'][0]}x{conv['kernel_size'][1]} convolution has stride "
+                f"{conv['stride']}; the spec puts the stride {stride} on the depthwise one and 1 on the pointwise one")
+
+
+@check
+def test_depthwise_separable_computes_the_spec(student):
+    """With weights and BN statistics the check sets, the block computes ReLU(BN(pointwise(ReLU(BN(depthwise x)))))."""
+    for cin, cout, stride in [(8, 16, 2), (6, 6, 1)]:
+        torch.manual_seed(cin + stride)
+        block = student.build("mobilenet", "DepthwiseSeparableConv", cin, cout, stride)
+        assert_computes_spec(block, spec_blocks.depthwise_separable(cin, cout, stride), torch.randn(4, cin, 7, 7))
 
 
 @check

@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .block_checks import (BIAS_RULE, assert_gradients_flow, assert_parameter_count_as_reference,
+from . import spec_blocks
+from .block_checks import (BIAS_RULE, assert_computes_spec, assert_gradients_flow, assert_parameter_count_as_reference,
                            assert_shapes_property, strided)
 from .probes import close, student_bn_state, zeroed_kernels
 from .rubric import check
@@ -43,24 +44,30 @@ def test_basic_block_parameter_count(student):
 
 @check
 def test_basic_block_structure(student):
-    """BasicBlock's convolutions: two 3x3 without bias, a 1x1 shortcut conv only when projecting."""
+    """BasicBlock's kernels: two 3x3, and a 1x1 for the shortcut only when projecting; the stride on the first 3x3.
+
+    Kernels are counted from the parameters' shapes, so raw nn.Parameters applied with F.conv2d
+    count too; biases and strides can be read only from nn.Conv2d modules, so only theirs are checked.
+    """
     for cin, cout, stride in [(8, 8, 1), (8, 16, 2), (8, 16, 1), (8, 8, 2)]:
         block = student.build("resnet", "BasicBlock", cin, cout, stride)
+        kernels = [p["shape"][2:] for p in block.parameters() if len(p["shape"]) == 4]
+        assert kernels.count([3, 3]) == 2, f"{block.description} has {kernels.count([3, 3])} 3x3 kernels, the spec has 2"
+        projecting = stride != 1 or cin != cout
+        assert kernels.count([1, 1]) == int(projecting), (
+            f"{block.description} has {kernels.count([1, 1])} 1x1 kernels; the shortcut should be "
+            + ("a 1x1 conv + BN (stride or width changes)" if projecting else "the identity"))
         convs = [m for m in block.modules() if m.get("kind") == "conv2d"]
         with_bias = [m["path"] for m in convs if m["bias"]]
         assert not with_bias, f"{block.description}: {with_bias} have a bias, against {BIAS_RULE}"
         order = block.trace(torch.randn(2, cin, 6, 6))
-        threes = sorted((m for m in convs if m["kernel_size"] == [3, 3]), key=lambda m: order.index(m["path"]))
-        ones = [m for m in convs if m["kernel_size"] == [1, 1]]
-        assert len(threes) == 2, f"{block.description} has {len(threes)} 3x3 convolutions, the spec has 2"
-        projecting = stride != 1 or cin != cout
-        assert len(ones) == int(projecting), (
-            f"{block.description} has {len(ones)} 1x1 convolutions; the shortcut should be "
-            + ("a 1x1 conv + BN (stride or width changes)" if projecting else "the identity"))
-        strides = [m["stride"][0] for m in threes]
-        assert strides == [stride, 1], (
-            f"{block.description}: its 3x3 convolutions, in the order forward uses them, have strides {strides}; "
-            f"the spec puts stride {stride} on the first and 1 on the second")
+        threes = sorted((m for m in convs if m["kernel_size"] == [3, 3] and m["path"] in order),
+                        key=lambda m: order.index(m["path"]))
+        if len(threes) == 2:
+            strides = [m["stride"][0] for m in threes]
+            assert strides == [stride, 1], (
+                f"{block.description}: its 3x3 convolutions, in the order forward uses them, have strides {strides}; "
+                f"the spec puts stride {stride} on the first and 1 on the second")
 
 
 @check
@@ -95,6 +102,16 @@ def test_basic_block_projection_shortcut(student):
         expected = F.relu(F.conv2d(x, weight, stride=stride))
         assert close(block.forward(x), expected), (
             f"{block.description} with its main path zeroed should return ReLU(BN(conv1x1(x, stride {stride})))")
+
+
+@check
+def test_basic_block_computes_the_spec(student):
+    """With weights and BN statistics the check sets, BasicBlock computes ReLU(BN(conv(ReLU(BN(conv x)))) + shortcut)."""
+    for cin, cout, stride in [(8, 8, 1), (8, 16, 2), (6, 12, 1)]:
+        torch.manual_seed(cin + cout + stride)
+        block = student.build("resnet", "BasicBlock", cin, cout, stride)
+        # Inputs of scale 4: an activation on the identity shortcut sees values beyond 6 too.
+        assert_computes_spec(block, spec_blocks.basic_block(cin, cout, stride), 4 * torch.randn(4, cin, 8, 8))
 
 
 @check

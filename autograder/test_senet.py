@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from .block_checks import (assert_gradients_flow, assert_parameter_count_as_reference,
+from . import spec_blocks
+from .block_checks import (assert_computes_spec, assert_gradients_flow, assert_parameter_count_as_reference,
                            assert_shapes_property, block_inputs, strided)
 from .probes import close
 from .rubric import check
@@ -80,6 +81,17 @@ def test_se_block_scale_is_per_channel(student):
 
 
 @check
+def test_se_block_computes_the_spec(student):
+    """With weights the check sets, SEBlock computes x * sigmoid(linear(ReLU(linear(mean over H, W of x))))."""
+    for channels, reduction in [(16, 4), (6, 1)]:
+        torch.manual_seed(channels)
+        block = student.build("senet", "SEBlock", channels, reduction)
+        # Channels offset by up to +-15, so the first linear's outputs pass 6 and go far below 0.
+        x = torch.randn(3, channels, 5, 5) + 5 * torch.randn(3, channels, 1, 1)
+        assert_computes_spec(block, spec_blocks.se_block(channels, reduction), x)
+
+
+@check
 def test_se_basic_block_output_shape(student):
     """SEBasicBlock maps (N, in, H, W) to (N, out, ceil(H/stride), ceil(W/stride)) with finite values."""
     cases = block_inputs().map(lambda c: {**c, "reduction": 4})
@@ -98,6 +110,15 @@ def test_se_basic_block_parameter_count(student):
         count = block.parameter_count()
         expected = basic_block_parameters(cin, cout, stride) + se_parameters(cout, reduction)
         assert count == expected, f"{block.description} has {count:,} parameters, the spec implies {expected:,}"
+
+
+@check
+def test_se_basic_block_computes_the_spec(student):
+    """With weights and BN statistics the check sets, SEBasicBlock rescales the main path before adding the shortcut."""
+    for cin, cout, stride in [(8, 8, 1), (8, 16, 2)]:
+        torch.manual_seed(cin + cout)
+        block = student.build("senet", "SEBasicBlock", cin, cout, stride, 4)
+        assert_computes_spec(block, spec_blocks.se_basic_block(cin, cout, stride, 4), 4 * torch.randn(4, cin, 8, 8))
 
 
 @check

@@ -91,8 +91,9 @@ Corpus = dict[str, tuple[Path, tuple[str, ...]]]  # name -> (folder, the pytest 
 
 
 def unit_mutant_corpus(root: Path) -> Corpus:
-    """Every one-bug mutant, graded on the unit checks."""
-    return {f"mutant:{m.name}": (build_mutant(m, root / f"mutant-{m.name}"), UNIT_ONLY) for m in MUTANTS}
+    """Every one-bug mutant, graded on the unit checks of the file it changes."""
+    return {f"mutant:{m.name}": (build_mutant(m, root / f"mutant-{m.name}"), (*UNIT_ONLY, "--part", m.file))
+            for m in MUTANTS}
 
 
 def trained_corpus(root: Path) -> Corpus:
@@ -126,19 +127,24 @@ def grade_corpus(build: Callable[[Path], Corpus], root: Path) -> dict[str, Grade
 
 
 def validity_table(grades: dict[str, Grade]) -> str:
-    rows = [("submission", "score", "verdict", "checks that took points")]
+    """One row per grading: score, verdict, whether the student hears of a lost point before the due
+    date (a visible check took it), and the checks that took points."""
+    rows = [("submission", "score", "verdict", "before due date", "checks that took points")]
     expected = {f"mutant:{m.name}": m.caught_by for m in MUTANTS}
     expected |= {f"training:{c.key}": {c.check} if c.breaks_training else set() for c in TRAINING_MUTANTS}
+    visible = {c.id for c in load_rubric().values() if c.visibility == "visible"}
     for name, result in grades.items():
         if name in expected:
             verdict = "as expected" if result.failed == expected[name] else (
                 "NOT CAUGHT" if not result.failed else "other checks than listed")
         else:
             verdict = "full marks" if result.score == result.max_score else ("zero" if result.score == 0 else "PARTIAL")
-        rows.append((name, f"{result.score:g}/{result.max_score:g}", verdict,
+        seen = "-" if not result.failed else ("seen" if result.failed & visible else "NOT SEEN")
+        rows.append((name, f"{result.score:g}/{result.max_score:g}", verdict, seen,
                      ", ".join(sorted(c.removeprefix("test_") for c in result.failed)) or "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows)
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]}"
+                     for r in rows)
 
 
 def benchmark(runs: int = 3) -> None:

@@ -114,7 +114,7 @@ def test_the_release_grades_a_students_work_on_its_own(release: Path, tmp_path: 
     elsewhere = [c for c in load_rubric().values() if c.number not in ran and c.part != "training"]
     assert {c.visibility for c in elsewhere} == {"visible", "after_due_date"}, "expected both kinds to be skipped"
     here = sum(t["max_score"] for t in results["tests"])
-    line = (f"{here:g} of 100 points checked here; 40 deselected (-m, -k); {sum(c.points for c in elsewhere):g} more "
+    line = (f"{here:g} of 100 points checked here; 40 deselected (-m, -k, --part); {sum(c.points for c in elsewhere):g} more "
             f"are checked on Gradescope only ({sum(c.points for c in elsewhere if c.visibility != 'visible'):g} of "
             "them shown after the due date)")
     assert line in done.stdout, f"the score table does not end with: {line}\n{done.stdout[-1500:]}"

@@ -12,7 +12,6 @@ from autograder.rubric import load_rubric
 from .grading import Grade, grade_corpus, unit_mutant_corpus
 from .submissions.mutants import MUTANTS
 
-UNIT_POINTS = sum(c.points for c in load_rubric().values() if c.part != "training")
 
 
 @pytest.fixture(scope="session")
@@ -32,9 +31,32 @@ def test_mutant_loses_exactly_the_targeted_points(graded_mutants: dict[str, Grad
         assert "autograder error" not in test["output"], test
 
 
-def test_unit_mutants_are_graded_on_the_unit_checks_only(graded_mutants: dict[str, Grade]) -> None:
+def test_unit_mutants_are_graded_on_their_files_checks(graded_mutants: dict[str, Grade]) -> None:
     for mutant in MUTANTS:
-        assert graded_mutants[f"mutant:{mutant.name}"].max_score == UNIT_POINTS
+        part_points = sum(c.points for c in load_rubric().values() if c.part == mutant.file)
+        assert graded_mutants[f"mutant:{mutant.name}"].max_score == part_points, mutant.name
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_every_mutant_loses_points_before_the_due_date(mutant) -> None:
+    """A bug must cost points in a check the student sees when they submit, not only after the due date."""
+    visible = {c.id for c in load_rubric().values() if c.visibility == "visible"}
+    assert mutant.caught_by & visible, (
+        f"{mutant.name} ({mutant.bug}) is caught only by {sorted(mutant.caught_by)}, none of them visible")
+
+
+# How a message sets a figure of the submission beside the spec's (parameter counts, layer shapes).
+HAS_AND_EXPECTED = [re.compile(r"has ([\d,]+) parameters[;,] the spec implies ([\d,]+)"),
+                    re.compile(r"it has (\[.*?\]), the spec's layers have (\[.*?\])")]
+
+
+def test_no_message_sets_equal_figures_side_by_side(graded_mutants: dict[str, Grade]) -> None:
+    """A failure that says 'has X, expected X' tells the student nothing (the false fail of issue 14)."""
+    for name, result in graded_mutants.items():
+        for test in result.results["tests"]:
+            for pattern in HAS_AND_EXPECTED:
+                for has, expected in pattern.findall(test["output"]):
+                    assert has != expected, f"{name}: {test['output']}"
 
 
 def test_a_reference_mismatch_says_how_the_output_departs(graded_mutants: dict[str, Grade]) -> None:

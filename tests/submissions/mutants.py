@@ -1,8 +1,9 @@
 """Buggy submissions: the reference solution with one bug each.
 
 A mutant replaces one exact snippet of one solution file. `caught_by` lists every check
-that must fail on it, and no other check may fail: the grader must take points for the
-bug, and only for it.
+that must fail on it, and no other check of that file may fail: the grader must take points
+for the bug, and only for it. (A file's bug cannot reach another file's checks: the given
+code students import across files, such as senet.py's use of ResNet, holds no student code.)
 """
 from __future__ import annotations
 
@@ -31,30 +32,30 @@ MUTANTS = [
     mutant("relu_before_addition", "resnet.py", BLOCK_RETURN,
            BLOCK_RETURN.replace("F.relu(out + self.shortcut(x))", "F.relu(out) + self.shortcut(x)"),
            {"test_basic_block_identity_shortcut", "test_basic_block_projection_shortcut",
-            "test_basic_block_matches_reference"},
+            "test_basic_block_matches_reference", "test_basic_block_computes_the_spec"},
            "ReLU applied to the main path before the addition"),
     mutant("no_shortcut", "resnet.py", BLOCK_RETURN, BLOCK_RETURN.replace("out + self.shortcut(x)", "out"),
            {"test_basic_block_identity_shortcut", "test_basic_block_projection_shortcut",
-            "test_basic_block_matches_reference", "test_basic_block_gradient_flow",
+            "test_basic_block_matches_reference", "test_basic_block_computes_the_spec", "test_basic_block_gradient_flow",
             "test_resnet18_gradient_reaches_the_stem"},
            "the shortcut is never added"),
     mutant("missing_projection", "resnet.py",
            "        if stride != 1 or in_channels != out_channels:\n            self.shortcut = nn.Sequential(",
            "        if False:\n            self.shortcut = nn.Sequential(",
            {"test_basic_block_output_shape", "test_basic_block_parameter_count", "test_basic_block_structure",
-            "test_basic_block_projection_shortcut", "test_basic_block_matches_reference",
+            "test_basic_block_projection_shortcut", "test_basic_block_matches_reference", "test_basic_block_computes_the_spec",
             "test_basic_block_gradient_flow", "test_resnet18_gradient_reaches_the_stem", "test_resnet_parameter_counts"},
            "identity shortcut even when stride or width changes"),
     mutant("projection_always", "resnet.py", "        if stride != 1 or in_channels != out_channels:\n            self.shortcut",
            "        if True:\n            self.shortcut",
            {"test_basic_block_parameter_count", "test_basic_block_structure", "test_basic_block_identity_shortcut",
-            "test_basic_block_matches_reference", "test_resnet_parameter_counts",
+            "test_basic_block_matches_reference", "test_basic_block_computes_the_spec", "test_resnet_parameter_counts",
             "test_resnet18_gradient_reaches_the_stem"},
            "a 1x1 projection where the spec wants the identity"),
     mutant("conv_bias", "resnet.py",
            "self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)",
            "self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=True)",
-           {"test_basic_block_matches_reference", "test_basic_block_parameter_count", "test_basic_block_structure",
+           {"test_basic_block_matches_reference", "test_basic_block_computes_the_spec", "test_basic_block_parameter_count", "test_basic_block_structure",
             "test_resnet_parameter_counts"},
            "a bias on a convolution followed by batch norm"),
     mutant("stride_on_second_conv", "resnet.py",
@@ -64,7 +65,7 @@ MUTANTS = [
            "self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=1, padding=1, bias=False)\n"
            "        self.bn1 = nn.BatchNorm2d(out_channels)\n"
            "        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=stride, padding=1, bias=False)",
-           {"test_basic_block_structure", "test_basic_block_matches_reference"},
+           {"test_basic_block_structure", "test_basic_block_matches_reference", "test_basic_block_computes_the_spec"},
            "the stride sits on the second 3x3 convolution"),
     mutant("detached_shortcut", "resnet.py", BLOCK_RETURN,
            BLOCK_RETURN.replace("self.shortcut(x)", "self.shortcut(x.detach())"),
@@ -72,31 +73,31 @@ MUTANTS = [
            "the shortcut's input is detached, so gradients only flow through the main path"),
     mutant("missing_second_bn", "resnet.py", "        out = self.bn2(self.conv2(out))\n        return F.relu(out + self.shortcut(x))",
            "        out = self.conv2(out)\n        return F.relu(out + self.shortcut(x))",
-           {"test_basic_block_matches_reference", "test_basic_block_gradient_flow"},
+           {"test_basic_block_matches_reference", "test_basic_block_computes_the_spec", "test_basic_block_gradient_flow"},
            "the second batch norm is declared but never applied"),
     # densenet.py
     mutant("concatenation_missing_input", "densenet.py", "return torch.cat([x, new_features], dim=1)", "return new_features",
-           {"test_dense_layer_output_shape", "test_dense_layer_keeps_its_input", "test_dense_layer_matches_reference"},
+           {"test_dense_layer_output_shape", "test_dense_layer_keeps_its_input", "test_dense_layer_matches_reference", "test_dense_layer_computes_the_spec"},
            "the dense layer returns only its new features"),
     mutant("concatenation_reversed", "densenet.py", "return torch.cat([x, new_features], dim=1)",
            "return torch.cat([new_features, x], dim=1)",
-           {"test_dense_layer_keeps_its_input", "test_dense_layer_matches_reference"},
+           {"test_dense_layer_keeps_its_input", "test_dense_layer_matches_reference", "test_dense_layer_computes_the_spec"},
            "new features placed before the input"),
     mutant("dense_missing_relu", "densenet.py", "new_features = self.conv2(F.relu(self.bn2(new_features)))",
            "new_features = self.conv2(self.bn2(new_features))",
-           {"test_dense_layer_matches_reference"},
+           {"test_dense_layer_matches_reference", "test_dense_layer_computes_the_spec"},
            "no ReLU between the second BN and the 3x3 convolution"),
     mutant("dense_conv_bias", "densenet.py", "self.conv2 = nn.Conv2d(inner, growth_rate, 3, padding=1, bias=False)",
            "self.conv2 = nn.Conv2d(inner, growth_rate, 3, padding=1, bias=True)",
-           {"test_dense_layer_matches_reference", "test_dense_layer_parameter_count", "test_densenet_parameter_counts"},
+           {"test_dense_layer_matches_reference", "test_dense_layer_computes_the_spec", "test_dense_layer_parameter_count", "test_densenet_parameter_counts"},
            "a bias on the dense layer's 3x3 convolution"),
     mutant("transition_max_pool", "densenet.py", "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)",
            "return F.max_pool2d(self.conv(F.relu(self.bn(x))), 2)",
-           {"test_transition_matches_reference"},
+           {"test_transition_matches_reference", "test_transition_computes_the_spec"},
            "max pooling where the spec averages"),
     mutant("transition_no_pool", "densenet.py", "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)",
            "return self.conv(F.relu(self.bn(x)))",
-           {"test_transition_output_shape", "test_transition_matches_reference"},
+           {"test_transition_output_shape", "test_transition_matches_reference", "test_transition_computes_the_spec"},
            "the transition does not halve the resolution"),
     mutant("dense_new_features_detached", "densenet.py", "new_features = self.conv2(F.relu(self.bn2(new_features)))",
            "new_features = self.conv2(F.relu(self.bn2(new_features))).detach()",
@@ -104,23 +105,23 @@ MUTANTS = [
            "the new features are detached, so the layer's weights never learn"),
     mutant("transition_conv_bias", "densenet.py", "self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)",
            "self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=True)",
-           {"test_transition_parameter_count", "test_transition_matches_reference", "test_densenet_parameter_counts"},
+           {"test_transition_parameter_count", "test_transition_matches_reference", "test_transition_computes_the_spec", "test_densenet_parameter_counts"},
            "a bias on the transition's convolution"),
     # mobilenet.py
     mutant("groups_forgotten", "mobilenet.py", "in_channels, in_channels, 3, stride=stride, padding=1, groups=in_channels, bias=False",
            "in_channels, in_channels, 3, stride=stride, padding=1, bias=False",
            {"test_depthwise_separable_parameter_count", "test_depthwise_conv_is_per_channel",
-            "test_depthwise_separable_matches_reference", "test_mobilenet_parameter_counts"},
+            "test_depthwise_separable_matches_reference", "test_depthwise_separable_computes_the_spec", "test_mobilenet_parameter_counts"},
            "the 3x3 convolution is not depthwise (groups forgotten)"),
     mutant("stride_on_pointwise", "mobilenet.py",
            "in_channels, in_channels, 3, stride=stride, padding=1, groups=in_channels, bias=False",
            "in_channels, in_channels, 3, stride=1, padding=1, groups=in_channels, bias=False",
            {"test_depthwise_separable_output_shape", "test_depthwise_conv_is_per_channel",
-            "test_depthwise_separable_matches_reference"},
+            "test_depthwise_separable_matches_reference", "test_depthwise_separable_computes_the_spec"},
            "the stride is ignored"),
     mutant("pointwise_missing_relu", "mobilenet.py", "return F.relu(self.bn2(self.pointwise(x)))",
            "return self.bn2(self.pointwise(x))",
-           {"test_depthwise_separable_matches_reference"},
+           {"test_depthwise_separable_matches_reference", "test_depthwise_separable_computes_the_spec"},
            "no ReLU after the pointwise convolution's BN"),
     mutant("depthwise_detached", "mobilenet.py", "x = F.relu(self.bn1(self.depthwise(x)))",
            "x = F.relu(self.bn1(self.depthwise(x))).detach()",
@@ -129,34 +130,34 @@ MUTANTS = [
     # senet.py
     mutant("se_no_sigmoid", "senet.py", "s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))", "s = self.fc2(F.relu(self.fc1(s)))",
            {"test_se_block_zero_excitation_halves_the_input", "test_se_block_scale_is_per_channel",
-            "test_se_block_matches_reference", "test_se_basic_block_matches_reference"},
+            "test_se_block_matches_reference", "test_se_block_computes_the_spec", "test_se_basic_block_matches_reference", "test_se_basic_block_computes_the_spec"},
            "no sigmoid on the excitation"),
     mutant("se_max_squeeze", "senet.py", "s = x.mean(dim=(2, 3))", "s = x.amax(dim=(2, 3))",
-           {"test_se_block_matches_reference", "test_se_basic_block_matches_reference"},
+           {"test_se_block_matches_reference", "test_se_block_computes_the_spec", "test_se_basic_block_matches_reference", "test_se_basic_block_computes_the_spec"},
            "squeeze by max pooling instead of averaging"),
     mutant("se_no_bias", "senet.py", "self.fc1 = nn.Linear(channels, hidden)", "self.fc1 = nn.Linear(channels, hidden, bias=False)",
-           {"test_se_block_parameter_count", "test_se_block_matches_reference", "test_se_basic_block_parameter_count",
-            "test_se_basic_block_matches_reference", "test_se_resnet18_parameter_counts"},
+           {"test_se_block_parameter_count", "test_se_block_matches_reference", "test_se_block_computes_the_spec", "test_se_basic_block_parameter_count",
+            "test_se_basic_block_matches_reference", "test_se_basic_block_computes_the_spec", "test_se_resnet18_parameter_counts"},
            "the first excitation linear has no bias"),
     mutant("se_hidden_without_floor", "senet.py", "hidden = max(1, channels // reduction)", "hidden = channels // reduction",
            {"test_se_block_parameter_count"},
            "hidden size 0 when channels < reduction"),
     mutant("se_after_addition", "senet.py", SE_RETURN,
            "        out = self.bn2(self.conv2(out))\n        return F.relu(self.se(out + self.shortcut(x)))",
-           {"test_se_basic_block_matches_reference"},
+           {"test_se_basic_block_matches_reference", "test_se_basic_block_computes_the_spec"},
            "SE applied after the shortcut is added"),
     mutant("se_scale_per_position", "senet.py", "        s = x.mean(dim=(2, 3))\n        s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))\n        return x * s[:, :, None, None]",
            "        s = torch.sigmoid(self.fc2(F.relu(self.fc1(x.permute(0, 2, 3, 1)))))\n        return x * s.permute(0, 3, 1, 2)",
-           {"test_se_block_scale_is_per_channel", "test_se_block_matches_reference", "test_se_basic_block_matches_reference"},
+           {"test_se_block_scale_is_per_channel", "test_se_block_matches_reference", "test_se_block_computes_the_spec", "test_se_basic_block_matches_reference", "test_se_basic_block_computes_the_spec"},
            "no squeeze: a separate scale at every position"),
     mutant("se_returns_scale_only", "senet.py", "return x * s[:, :, None, None]", "return s[:, :, None, None]",
            {"test_se_block_output_shape", "test_se_block_zero_excitation_halves_the_input",
-            "test_se_block_scale_is_per_channel", "test_se_block_matches_reference",
-            "test_se_basic_block_matches_reference"},
+            "test_se_block_scale_is_per_channel", "test_se_block_matches_reference", "test_se_block_computes_the_spec",
+            "test_se_basic_block_matches_reference", "test_se_basic_block_computes_the_spec"},
            "SEBlock returns the channel scales instead of the rescaled input"),
     mutant("se_shortcut_ignores_stride", "senet.py", "                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),",
            "                nn.Conv2d(in_channels, out_channels, 1, stride=1, bias=False),",
-           {"test_se_basic_block_output_shape", "test_se_basic_block_matches_reference",
+           {"test_se_basic_block_output_shape", "test_se_basic_block_matches_reference", "test_se_basic_block_computes_the_spec",
             "test_se_basic_block_gradient_flow"},
            "the projection shortcut of SEBasicBlock ignores the stride"),
     mutant("se_main_path_detached", "senet.py", "out = self.se(self.bn2(self.conv2(out)))",
@@ -196,7 +197,63 @@ MUTANTS = [
     mutant("accuracy_as_count", "train.py", "    return correct.item() / samples", "    return float(correct.item())",
            {"test_evaluate_accuracy"},
            "evaluate returns the number of correct samples"),
+    # what only the after-due-date comparison used to see (issue 19), now caught by a visible check
+    mutant("basic_block_missing_middle_relu", "resnet.py", "out = F.relu(self.bn1(self.conv1(x)))\n        out = self.bn2",
+           "out = self.bn1(self.conv1(x))\n        out = self.bn2",
+           {"test_basic_block_computes_the_spec", "test_basic_block_matches_reference"},
+           "no ReLU between the two convolutions of the main path"),
+    mutant("relu_on_shortcut", "resnet.py", BLOCK_RETURN,
+           BLOCK_RETURN.replace("self.shortcut(x)", "F.relu(self.shortcut(x))"),
+           {"test_basic_block_computes_the_spec", "test_basic_block_matches_reference"},
+           "a ReLU on the shortcut before the addition"),
+    mutant("transition_missing_relu", "densenet.py", "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)",
+           "return F.avg_pool2d(self.conv(self.bn(x)), 2)",
+           {"test_transition_computes_the_spec", "test_transition_matches_reference"},
+           "no ReLU between the transition's BN and its convolution"),
+    mutant("transition_pool_before_relu", "densenet.py", "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)",
+           "return self.conv(F.relu(F.avg_pool2d(self.bn(x), 2)))",
+           {"test_transition_computes_the_spec", "test_transition_matches_reference"},
+           "the transition pools before its ReLU"),
+    mutant("se_sum_squeeze", "senet.py", "s = x.mean(dim=(2, 3))", "s = x.sum(dim=(2, 3))",
+           {"test_se_block_computes_the_spec", "test_se_block_matches_reference",
+            "test_se_basic_block_computes_the_spec", "test_se_basic_block_matches_reference"},
+           "the squeeze sums over H and W instead of averaging"),
+    mutant("se_tanh_gate", "senet.py", "s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))",
+           "s = 0.5 * (1 + torch.tanh(self.fc2(F.relu(self.fc1(s)))))",
+           {"test_se_block_computes_the_spec", "test_se_block_matches_reference",
+            "test_se_basic_block_computes_the_spec", "test_se_basic_block_matches_reference"},
+           "a tanh-based gate, (1 + tanh) / 2, where the spec has a sigmoid"),
+    mutant("se_after_first_conv", "senet.py", "out = F.relu(self.bn1(self.conv1(x)))\n" + SE_RETURN,
+           "out = self.se(F.relu(self.bn1(self.conv1(x))))\n"
+           "        out = self.bn2(self.conv2(out))\n        return F.relu(out + self.shortcut(x))",
+           {"test_se_basic_block_computes_the_spec", "test_se_basic_block_matches_reference"},
+           "SE applied after the first convolution's BN and ReLU instead of the main path's end"),
 ]
+
+# The activations students put where the spec says ReLU (issue 19): each, in one ReLU of every block
+# whose contract has one, caught by that block's visible computes-the-spec check. Leaky ReLU and GELU
+# differ from ReLU near zero, so the after-due-date reference comparison sees them too; ReLU6 and
+# hardtanh(0, 6) differ only beyond 6, which values after a BN of scale 1 rarely reach: only the
+# visible check, whose BN statistics are wide (spec_blocks), sees them.
+RELU_SWAPS = {"relu6": ("F.relu6(", ")"), "hardtanh": ("F.hardtanh(", ", 0.0, 6.0)"),
+              "leaky_relu": ("F.leaky_relu(", ", 0.1)"), "gelu": ("F.gelu(", ")")}
+SEEN_NEAR_ZERO = {"leaky_relu", "gelu"}
+RELU_SITES = [  # block, file, the argument of one of its ReLUs (unique in the file)
+    ("basic_block", "resnet.py", "self.bn1(self.conv1(x))"),
+    ("dense_layer", "densenet.py", "self.bn2(new_features)"),
+    ("transition", "densenet.py", "self.bn(x)"),
+    ("depthwise_separable", "mobilenet.py", "self.bn2(self.pointwise(x))"),
+    ("se_block", "senet.py", "self.fc1(s)"),
+    ("se_basic_block", "senet.py", "out + self.shortcut(x)"),
+]
+for block, file, argument in RELU_SITES:
+    blocks = [block, "se_basic_block"] if block == "se_block" else [block]  # SEBasicBlock runs SEBlock
+    for swap, (opening, closing) in RELU_SWAPS.items():
+        checks = {f"test_{b}_computes_the_spec" for b in blocks}
+        if swap in SEEN_NEAR_ZERO:
+            checks |= {f"test_{b}_matches_reference" for b in blocks}
+        MUTANTS.append(mutant(f"{block}_{swap}", file, f"F.relu({argument})", f"{opening}{argument}{closing}",
+                              checks, f"{swap} where the spec of {block} has ReLU"))
 
 
 @dataclass(frozen=True)
