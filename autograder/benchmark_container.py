@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         results = json.loads((root / "results" / "results.json").read_text())
         errors = [t["output"] for t in results["tests"] if t["name"] == "autograder error"]
         print("\n".join(line for line in finished.stdout.splitlines()
-                        if line.startswith(("resources", "time limits", "budget", "score"))))
+                        if line.startswith(("resources", "time limits", "budget", "torch threads", "score"))))
         print(f"\n{args.cpus:g} CPUs, {args.memory_mb} MB, --time-limit {args.time_limit:g} s: score "
               f"{results['score']:g} in {seconds:.0f} s wall; peak memory {container.peak_memory_bytes() / 2**20:.0f} "
               f"MB; {container.oom_kills()} OOM kills; run_autograder exit {finished.returncode}")

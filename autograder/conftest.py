@@ -24,11 +24,11 @@ import torch
 
 from .package_loader import load_module
 from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker, WorkerCrashed
-from .resources import available
+from .resources import Resources, available
 from .results import Outcome, results_document, write_atomically
 from .rubric import load_rubric, reference_seconds
 from .sandbox import Sandbox, resolve_user
-from .speed import speed_factor
+from .speed import parallel_speedup, speed_factor
 from .training import train_and_measure
 from .training_profiles import fitting_profile, load_profile, load_thresholds, profile_names, profile_needs
 
@@ -38,6 +38,8 @@ STARTED = pytest.StashKey[float]()
 CURVES = pytest.StashKey[dict]()
 SPEED = pytest.StashKey[float]()
 BUDGET = pytest.StashKey[str]()
+RESOURCES = pytest.StashKey[Resources]()
+SPEEDUPS = pytest.StashKey[dict]()
 DESELECTED = pytest.StashKey[set]()
 GRADING_SEED = 0
 RESULTS_RESERVE = 10.0  # seconds of --time-limit kept back for writing results.json after the last check
@@ -85,15 +87,43 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "training: a check that trains a network (minutes, not seconds)")
 
 
+def resources(config: pytest.Config) -> Resources:
+    """The CPUs and memory this grading may use, read once: every check sees what the budget was chosen on."""
+    if RESOURCES not in config.stash:
+        config.stash[RESOURCES] = available()
+    return config.stash[RESOURCES]
+
+
+def machine_speed(config: pytest.Config) -> float:
+    """This machine's speed factor, measured once at the start (`speed.py`)."""
+    if SPEED not in config.stash:
+        config.stash[SPEED] = speed_factor(reference_seconds())
+    return config.stash[SPEED]
+
+
 def budget(config: pytest.Config) -> str:
-    """--budget, else gpu with CUDA and gpu thresholds, else the largest profile that fits this machine."""
+    """--budget, else gpu with CUDA and gpu thresholds, else the largest profile that fits this machine as
+    it runs now (its speed factor counts: a loaded machine gets a smaller profile), else the smallest."""
     if BUDGET not in config.stash:
-        resources = available()
+        r = resources(config)
         config.stash[BUDGET] = (
             config.getoption("budget") or ("gpu" if torch.cuda.is_available() and load_thresholds("gpu") else None)
-            or fitting_profile(resources.cpus, resources.memory_bytes, config.getoption("time_limit"))
+            or fitting_profile(r.cpus, r.memory_bytes, config.getoption("time_limit"), machine_speed(config))
             or profile_names()[-1])
     return config.stash[BUDGET]
+
+
+def budget_line(config: pytest.Config, r: Resources) -> str:
+    """Which training profile this grading runs and why, with what the solution's grading needs here."""
+    chosen, limit = budget(config), config.getoption("time_limit")
+    if config.getoption("budget") or chosen == "gpu":
+        how = "--budget" if config.getoption("budget") else "CUDA is available and calibrated for"
+        return f"budget: the {chosen} profile ({how})"
+    needs = profile_needs(chosen).describe(r.cpus, machine_speed(config))
+    if fitting_profile(r.cpus, r.memory_bytes, limit, machine_speed(config)) == chosen:
+        return f"budget: the {chosen} profile, the largest that fits (the solution's grading needs {needs})"
+    return (f"budget: the {chosen} profile, the smallest, though it may not fit: the solution's grading needs {needs}, "
+            f"and this machine has {r.describe()}" + (f" and --time-limit {limit:.0f} s" if limit else ""))
 
 
 def time_left(config: pytest.Config) -> float | None:
@@ -104,19 +134,41 @@ def time_left(config: pytest.Config) -> float | None:
     return limit - RESULTS_RESERVE - (time.monotonic() - config.stash[STARTED])
 
 
-def threads(config: pytest.Config, wanted: int | None = None) -> int:
-    """Torch threads for the worker: `wanted` (a profile's), capped by --threads, else by OMP_NUM_THREADS,
-    and always by the CPUs this process may use (affinity and cgroup quota)."""
-    usable = available().threads
+def thread_cap(config: pytest.Config, wanted: int | None = None) -> int:
+    """`wanted` torch threads (a profile's), capped by --threads, else by OMP_NUM_THREADS, and always by
+    the CPUs this process may use (affinity and cgroup quota)."""
+    usable = resources(config).threads
     cap = config.getoption("threads") or int(os.environ.get("OMP_NUM_THREADS") or usable)
     return max(1, min(wanted or usable, cap, usable))
 
 
+def threads(config: pytest.Config, wanted: int | None = None) -> int:
+    """Torch threads for the worker: `thread_cap`, or one where more run slower than one on this machine now."""
+    count = thread_cap(config, wanted)
+    return count if count == 1 or speedup(config, count) > 1.0 else 1
+
+
+def speedup(config: pytest.Config, count: int) -> float:
+    """`count` threads' speed over one thread's on this machine, measured once per grading (`speed.py`)."""
+    measured = config.stash.setdefault(SPEEDUPS, {})
+    if count not in measured:
+        measured[count] = parallel_speedup(count)
+    return measured[count]
+
+
+def threads_line(config: pytest.Config) -> str:
+    """How many torch threads the training checks get, and why when fewer than the CPUs allow."""
+    wanted = load_profile(budget(config))[1]
+    cap, count = thread_cap(config, wanted), threads(config, wanted)
+    if count < cap:
+        return (f"torch threads: 1 for training, not {cap}: {cap} ran at {speedup(config, cap):.2f}x the speed of one "
+                "here (other processes take this machine's cores, and a thread that loses its core stalls its siblings)")
+    return f"torch threads: {count} for training"
+
+
 def time_limit_factor(config: pytest.Config) -> float:
     """What every check's time limit is multiplied by: --time-limit-scale times this machine's speed factor."""
-    if SPEED not in config.stash:
-        config.stash[SPEED] = speed_factor(reference_seconds())
-    return config.getoption("time_limit_scale") * config.stash[SPEED]
+    return config.getoption("time_limit_scale") * machine_speed(config)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -128,12 +180,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config, reporter = session.config, session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return
-    resources = available()
-    reporter.write_line(f"resources: {resources.describe()}")
-    chosen = budget(config)
-    how = "--budget" if config.getoption("budget") else "the largest that fits"
-    reporter.write_line(f"budget: the {chosen} profile ({how}; the solution's grading needs "
-                        f"{profile_needs(chosen).describe(resources.cpus)})")
+    r = resources(config)
+    reporter.write_line(f"resources: {r.describe()}")
+    reporter.write_line(budget_line(config, r))
+    reporter.write_line(threads_line(config))
     if config.getoption("inprocess"):
         reporter.write_line("--inprocess: the graded code runs inside this process, unisolated and untimed "
                             "(for debugging; scores may differ from real grading)", yellow=True)
@@ -224,7 +274,7 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
 
 def killed_note(config: pytest.Config, excinfo: pytest.ExceptionInfo | None) -> str:
     """For a worker killed outright in a container (its OOM killer sends SIGKILL): what memory there was."""
-    error, memory = excinfo.value if excinfo else None, available().memory_bytes
+    error, memory = excinfo.value if excinfo else None, resources(config).memory_bytes
     if not isinstance(error, WorkerCrashed) or "SIGKILL" not in error.summary or memory is None:
         return ""
     chosen = budget(config)

@@ -5,7 +5,8 @@ A slower or busier machine must not turn honest code into a timeout, so every li
 multiplied by `speed_factor()`: the time of a fixed single-threaded convolution workload,
 measured at the start of the grading, over the time `rubric.toml` records for it
 (`reference_seconds`). The factor is never below 1: a faster machine keeps the limits as
-written, so an endless loop is still cut by them.
+written, so an endless loop is still cut by them. `parallel_speedup` says whether more than one
+torch thread helps on this machine now.
 """
 from __future__ import annotations
 
@@ -18,24 +19,39 @@ import torch.nn.functional as F
 ROUNDS = 3  # the median of three: one preempted round does not set the factor
 
 
-def workload_seconds() -> float:
-    """One round of a fixed workload: forward and backward through a 3x3 convolution, one thread."""
+def workload_seconds(threads: int = 1) -> float:
+    """One round of a fixed workload: forward and backward through a 3x3 convolution, on `threads` threads."""
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(16, 16, 32, 32, generator=generator)
     weight = torch.randn(16, 16, 3, 3, generator=generator, requires_grad=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         start = time.perf_counter()
         for _ in range(30):
             F.conv2d(x, weight, padding=1).square().sum().backward()
         return time.perf_counter() - start
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
 
 
 def speed_factor(reference_seconds: float) -> float:
-    """How many times slower than the reference machine this one is now (at least 1)."""
+    """How many times slower than the reference machine this one is now (at least 1), on one thread."""
     workload_seconds()  # the first round pays for allocations and kernel selection
     measured = statistics.median(workload_seconds() for _ in range(ROUNDS))
     return max(1.0, measured / reference_seconds)
+
+
+def parallel_speedup(threads: int) -> float:
+    """How many times faster the workload runs on `threads` threads than on one, now.
+
+    Below 1 on a shared machine whose other processes take cores: a torch thread that loses its
+    core holds up its siblings at every parallel region (measured here: 2 threads at 1.2 to 1.6
+    times one thread's speed on an idle 2-core machine, at 0.3 to 0.7 times beside one busy process).
+    """
+    workload_seconds(threads)
+    one, many = [], []
+    for _ in range(ROUNDS):  # interleaved, so a change in load falls on both
+        one.append(workload_seconds(1))
+        many.append(workload_seconds(threads))
+    return statistics.median(one) / statistics.median(many)

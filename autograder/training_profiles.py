@@ -40,12 +40,16 @@ class Needs:
     memory_bytes: int  # the container's memory limit it grades in without thrashing
     seconds_one_cpu: float  # the whole grading, unit checks included, on one CPU
 
-    def seconds(self, cpus: float) -> float:
-        """Expected wall time: under one CPU of quota it stretches; more CPUs are not counted on."""
-        return self.seconds_one_cpu / min(cpus, 1.0)
+    def seconds(self, cpus: float, speed: float = 1.0) -> float:
+        """Expected wall time at `cpus` and this machine's speed factor now (`speed.py`; 1: as idle as
+        the machine the needs were measured on). More CPUs than one are not counted on. The speed
+        workload runs on one thread, so under a quota of less than one CPU it is slowed by the quota
+        too: the slowdown is the larger of the two, never their product."""
+        return self.seconds_one_cpu * max(speed, 1.0 / min(cpus, 1.0))
 
-    def describe(self, cpus: float) -> str:
-        return f"{self.memory_bytes / 2**30:.2f} GiB memory and about {self.seconds(cpus):.0f} s at {cpus:g} CPUs"
+    def describe(self, cpus: float, speed: float = 1.0) -> str:
+        at = f"{cpus:g} CPUs" + (f" and speed factor {speed:.2f}" if speed != 1.0 else "")
+        return f"{self.memory_bytes / 2**30:.2f} GiB memory and about {self.seconds(cpus, speed):.0f} s at {at}"
 
 
 def profile_names() -> list[str]:
@@ -58,12 +62,13 @@ def profile_needs(budget: str) -> Needs:
     return Needs(int(needs["memory_mb"] * 2**20), float(needs["seconds_one_cpu"]))
 
 
-def fitting_profile(cpus: float, memory_bytes: int | None, time_limit: float | None) -> str | None:
-    """The largest profile whose grading fits the container (None: not even the smallest)."""
+def fitting_profile(cpus: float, memory_bytes: int | None, time_limit: float | None,
+                    speed: float = 1.0) -> str | None:
+    """The largest profile whose grading fits the container at speed factor `speed` (None: not even the smallest)."""
     for name in profile_names():
         needs = profile_needs(name)
         if (memory_bytes is None or memory_bytes >= needs.memory_bytes) and (
-                time_limit is None or needs.seconds(cpus) <= time_limit):
+                time_limit is None or needs.seconds(cpus, speed) <= time_limit):
             return name
     return None
 

@@ -1,10 +1,13 @@
-"""The training profile a grading gets by default: the largest whose measured needs fit the container."""
+"""The training profile a grading gets by default, the largest whose measured needs fit the container
+as fast as the machine runs now, and its torch threads."""
 from __future__ import annotations
 
 import pytest
 
+from autograder import conftest as grading
+
 from autograder.resources import Resources
-from autograder.run_autograder import ContainerTooSmall, choose_budget
+from autograder.run_autograder import ContainerTooSmall, check_container
 from autograder.training_profiles import fitting_profile, profile_names, profile_needs
 
 GiB = 2**30
@@ -34,7 +37,54 @@ def test_profiles_go_from_largest_to_smallest() -> None:
 def test_a_container_too_small_for_any_profile_names_the_setting_to_raise() -> None:
     smallest = profile_needs(profile_names()[-1])
     with pytest.raises(ContainerTooSmall, match="raise the memory to at least") as raised:
-        choose_budget(Resources(cpus=2, memory_bytes=smallest.memory_bytes - 2**20), 3600)
+        check_container(Resources(cpus=2, memory_bytes=smallest.memory_bytes - 2**20), 3600)
     assert "timeout" not in str(raised.value), "the time was enough: only the memory should be named"
     with pytest.raises(ContainerTooSmall, match="timeout to at least"):
-        choose_budget(Resources(cpus=0.5, memory_bytes=None), smallest.seconds(0.5) - 1)
+        check_container(Resources(cpus=0.5, memory_bytes=None), smallest.seconds(0.5) - 1)
+
+
+def test_a_slower_machine_gets_a_smaller_profile() -> None:
+    """A speed factor of 3 (a loaded or slow machine) stretches the cpu profile's grading past 600 s."""
+    cpu, smoke = profile_needs("cpu"), profile_needs("smoke")
+    limit = 600
+    assert cpu.seconds(2) <= limit < cpu.seconds(2, speed=3.0) and smoke.seconds(2, speed=3.0) <= limit
+    assert fitting_profile(2, 3 * GiB, limit) == "cpu"
+    assert fitting_profile(2, 3 * GiB, limit, speed=3.0) == "smoke"
+
+
+def test_a_quota_under_one_cpu_is_not_counted_twice() -> None:
+    """Under half a CPU the speed workload runs at half speed too: a factor of 2 there is the quota itself."""
+    smoke = profile_needs("smoke")
+    assert smoke.seconds(0.5, speed=2.0) == smoke.seconds(0.5) == 2 * smoke.seconds_one_cpu
+    assert smoke.seconds(0.5, speed=3.0) == 3 * smoke.seconds_one_cpu
+
+
+class Config:
+    """What the grading plugin reads of pytest's config: options and the stash."""
+
+    def __init__(self, **options) -> None:
+        self.options, self.stash = options, pytest.Stash()
+
+    def getoption(self, name: str):
+        return self.options.get(name)
+
+
+@pytest.mark.parametrize(("speedup", "expected"), [(1.4, 2), (0.4, 1)])
+def test_threads_that_stall_each_other_are_cut_to_one(monkeypatch: pytest.MonkeyPatch, speedup: float,
+                                                      expected: int) -> None:
+    """Beside a busy process, 2 torch threads ran a third as fast as one: the grading trains on one then."""
+    monkeypatch.setattr(grading, "available", lambda: Resources(cpus=2, memory_bytes=None))
+    monkeypatch.setattr(grading, "parallel_speedup", lambda count: speedup)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    config = Config(budget="cpu")
+    assert grading.threads(config, 2) == expected
+    line = grading.threads_line(config)
+    assert line.startswith(f"torch threads: {expected} for training"), line
+    if expected == 1:
+        assert "not 2: 2 ran at 0.40x the speed of one" in line, line
+
+
+def test_one_thread_asked_for_is_not_measured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(grading, "available", lambda: Resources(cpus=2, memory_bytes=None))
+    monkeypatch.setattr(grading, "parallel_speedup", lambda count: pytest.fail("measured for one thread"))
+    assert grading.threads(Config(threads=1), 2) == 1
