@@ -6,9 +6,11 @@ never by attribute name, so any correct coding style passes.
   which does not matter; `"wide"` does too, with scales and shifts large enough that what
   follows a BN sees values beyond 6 and far below 0 (ReLU6, leaky ReLU, GELU differ from ReLU there).
 - `zeroed_kernels` zeroes all convolution weights of a given kernel size.
-- `transplant` copies conv/linear weights given in the spec's call order into the student's
-  module, pairing them by shape (a 1x1 conv and a linear count as the same) and by call order;
-  `reference_weights` lists a reference module's in that order.
+- `transplant` copies conv/linear weights given in the spec's order of use into the student's
+  module, pairing them by shape (a 1x1 conv and a linear count as the same) and by the order its
+  forward first uses its own parameters (traced with a TorchFunctionMode, so raw nn.Parameters
+  registered in any order pair as well as modules); `reference_weights` lists a reference
+  module's in that order.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import torch
 from torch import nn
 
 from .remote import RemoteModule
-from .worker import call_order
+from .worker import parameter_order
 
 
 class ProbeError(AssertionError):
@@ -90,27 +92,30 @@ def _role(shape: list[int] | torch.Size) -> tuple:
     return tuple(dims)
 
 
+def _owner(name: str) -> str:
+    """The path of the module that holds parameter `name` ("" for the block itself)."""
+    return name.rpartition(".")[0]
+
+
 def reference_weights(reference: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     """A reference module's conv and linear weights (not its BNs') in the order its forward uses them."""
     reference.eval()
-    return [p for path in call_order(reference, x) if not isinstance(reference.get_submodule(path), nn.BatchNorm2d)
-            for p in reference.get_submodule(path).parameters(recurse=False)]
+    parameters = dict(reference.named_parameters())
+    return [parameters[name] for name in parameter_order(reference, x)
+            if not isinstance(reference.get_submodule(_owner(name)), nn.BatchNorm2d)]
 
 
 def transplant(student: RemoteModule, weights: list[torch.Tensor], x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Student state entries holding `weights` (conv and linear, in the spec's call order), paired by role
-    and by the order the student's forward uses its own."""
-    summary = {m["path"]: m for m in student.modules()}
-    student_weights = [
-        (f"{path}.{name}" if path else name, shape)
-        for path in student.trace(x) if summary[path].get("kind") != "batchnorm2d"
-        for name, shape in summary[path]["params"].items()
-    ]
+    """Student state entries holding `weights` (conv and linear, in the spec's order of use), paired by role
+    and by the order the student's forward first uses its own."""
+    kinds = {m["path"]: m.get("kind") for m in student.modules()}
+    shapes = {p["name"]: p["shape"] for p in student.parameters()}
+    student_weights = [(name, shapes[name]) for name in student.parameter_order(x)
+                       if kinds[_owner(name)] != "batchnorm2d"]
     groups: dict[tuple, list] = {}
     for name, shape in student_weights:
         groups.setdefault(_role(shape), []).append(name)
     state = {}
-    shapes = dict(student_weights)
     for tensor in weights:
         matches = groups.get(_role(tensor.shape), [])
         if not matches:

@@ -291,6 +291,10 @@ class RemoteModule:
         """Paths of parameter-owning modules (and batch norms) in the order forward calls them."""
         return self.worker.request("trace", handle=self.handle, x=x, train=train)
 
+    def parameter_order(self, x: torch.Tensor, train: bool = False) -> list[str]:
+        """Names of the parameters forward uses, in the order it first uses them (modules or raw parameters)."""
+        return self.worker.request("parameter_order", handle=self.handle, x=x, train=train)
+
     def state(self) -> dict[str, torch.Tensor]:
         return self.worker.request("state", handle=self.handle)
 

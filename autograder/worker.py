@@ -37,6 +37,7 @@ else:
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 PACKAGE = "submission"
 
@@ -184,6 +185,10 @@ class Session:
         self.run_student("forward", "train()/eval()", lambda: self.get(handle).train(train))
         return self.run_student("forward", "forward", lambda: call_order(self.get(handle), x))
 
+    def op_parameter_order(self, handle: int, x: torch.Tensor, train: bool) -> list[str]:
+        self.run_student("forward", "train()/eval()", lambda: self.get(handle).train(train))
+        return self.run_student("forward", "forward", lambda: parameter_order(self.get(handle), x))
+
     def op_state(self, handle: int) -> dict:
         return {k: v.detach().clone() for k, v in self.get(handle).state_dict().items()}
 
@@ -285,6 +290,32 @@ def call_order(model: nn.Module, x: torch.Tensor) -> list[str]:
         for hook in hooks:
             hook.remove()
     return order
+
+
+class _FirstUses(TorchFunctionMode):
+    """Records which of `names`' tensors each torch function call receives, in the order first received."""
+
+    def __init__(self, names: dict[int, str]) -> None:
+        super().__init__()
+        self.names, self.order = names, []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for value in (*args, *kwargs.values()):
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                name = self.names.get(id(item))
+                if name is not None and name not in self.order:
+                    self.order.append(name)
+        return func(*args, **kwargs)
+
+
+def parameter_order(model: nn.Module, x: torch.Tensor) -> list[str]:
+    """Names of the parameters forward uses, in the order it first uses them, whatever holds them: an
+    nn.Conv2d, or a raw nn.Parameter handed to F.conv2d, registered in any order."""
+    recorder = _FirstUses({id(p): name for name, p in model.named_parameters()})
+    with torch.no_grad(), recorder:
+        model(x)
+    return recorder.order
 
 
 def describe_number(value: Any) -> dict:

@@ -1,5 +1,6 @@
 """Variant: BasicBlock keeps its convolution kernels as raw nn.Parameters of the block itself,
-applied with F.conv2d; only its batch norms are modules."""
+registered in another order than forward uses them and applied with F.conv2d; only its batch
+norms are modules."""
 
 import math
 
@@ -20,8 +21,8 @@ class BasicBlock(nn.Module):
             return nn.Parameter(weight)
 
         self.stride = stride
+        self.w2 = kernel(out_channels, out_channels, 3)  # registered before the kernel forward uses first
         self.w1 = kernel(out_channels, in_channels, 3)
-        self.w2 = kernel(out_channels, out_channels, 3)
         self.n1, self.n2 = nn.BatchNorm2d(out_channels), nn.BatchNorm2d(out_channels)
         self.projecting = stride != 1 or in_channels != out_channels
         if self.projecting:
