@@ -4,7 +4,11 @@
 
 Trains the solution for every training check of the profile once per seed (seed 0 is the
 one grading uses) and writes, per check, the threshold, the accuracies it comes from, the
-margin rule and the date into thresholds.json.
+margin rule, the date, the torch version and device, and what it was calibrated on (the hash
+of the grading images and of the check's settings) into thresholds.json. A grading whose
+images or settings differ refuses those thresholds with a visible autograder error.
+
+    python -m autograder.calibrate --verify     # do the thresholds hold for the images and settings now?
 
 Each profile names its rule (`threshold_rule` in training_profiles.toml):
 - "spread" (the default; the profiles that grade): threshold = min(mean - 3 * std,
@@ -22,13 +26,19 @@ import argparse
 import json
 import math
 import statistics
+import sys
 from datetime import date
 from pathlib import Path
+
+import torch
 
 from .remote import SubprocessWorker
 from .results import write_atomically
 from .training import train_and_measure
-from .training_profiles import THRESHOLDS_FILE, load_profile, profile_names, threshold_rule
+from data_scripts.subsets import prepared_sha256
+
+from .training_profiles import (THRESHOLDS_FILE, calibrated_on, calibration_problem, load_profile, profile_names,
+                                threshold_rule)
 
 REPO = Path(__file__).resolve().parent.parent
 CHANCE = 0.1  # every check has ten classes
@@ -45,7 +55,22 @@ def threshold(accuracies: list[float], rule: str = "spread") -> float:
     return math.floor(bound / 0.005) * 0.005
 
 
-def main(argv: list[str] | None = None) -> None:
+def verify() -> int:
+    """Print whether every profile's thresholds hold for the grading images, the prepared subsets and the
+    settings now; 1 if any does not (setup.sh runs this, so a mismatch fails the image build)."""
+    problems = []
+    for budget in profile_names():
+        checks, _ = load_profile(budget)
+        problems += [problem for check in checks.values()
+                     if (problem := calibration_problem(budget, check, prepared_sha256(check.dataset)))]
+    for problem in problems:
+        print(f"error: {problem}")
+    if not problems:
+        print(f"thresholds hold for the grading images and settings of every profile ({', '.join(profile_names())})")
+    return 1 if problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", default="cpu", choices=profile_names(),
                         help="the training profile to calibrate (default: cpu)")
@@ -54,7 +79,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--solutions", type=Path, default=REPO / "solutions",
                         help="the implementation whose accuracies set the thresholds (default: solutions/)")
     parser.add_argument("--checks", nargs="+", help="recalibrate only these checks, keeping the others")
+    parser.add_argument("--verify", action="store_true",
+                        help="calibrate nothing: say whether the thresholds hold for the images and settings now")
     args = parser.parse_args(argv)
+    if args.verify:
+        return verify()
     checks, threads = load_profile(args.budget)
     rule = threshold_rule(args.budget)
     if args.checks:
@@ -69,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
                 accuracies.append(round(curve.test_accuracy[-1], 4))
                 seconds.append(round(sum(curve.seconds), 1))
             entries[name] = {"threshold": round(threshold(accuracies, rule), 3), "accuracies": accuracies,
-                             "seconds": seconds, "rule": RULES[rule], "date": date.today().isoformat()}
+                             "seconds": seconds, "rule": RULES[rule], "date": date.today().isoformat(),
+                             "torch": torch.__version__, "device": args.device} | calibrated_on(check)
             print(f"{name:36s} threshold {entries[name]['threshold']:.3f}  accuracies {accuracies}  "
                   f"seconds {seconds}", flush=True)
     finally:
@@ -78,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     document[args.budget] = document.get(args.budget, {}) | entries
     write_atomically(THRESHOLDS_FILE, document)
     print(f"wrote {THRESHOLDS_FILE} [{args.budget}]")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,6 +22,8 @@ from typing import Callable, Iterator
 import pytest
 import torch
 
+from data_scripts.subsets import prepared_sha256
+
 from .package_loader import load_module
 from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker, WorkerCrashed
 from .resources import Resources, available
@@ -30,7 +32,8 @@ from .rubric import load_rubric, reference_seconds
 from .sandbox import Sandbox, resolve_user
 from .speed import parallel_speedup, speed_factor
 from .training import train_and_measure
-from .training_profiles import fitting_profile, load_profile, load_thresholds, profile_names, profile_needs
+from .training_profiles import (calibration_problem, fitting_profile, load_profile, load_thresholds, profile_names,
+                                profile_needs)
 
 REPO = Path(__file__).resolve().parent.parent
 OUTCOMES = pytest.StashKey[dict]()
@@ -252,10 +255,10 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
     def run() -> None:
         name, profile = request.function.__name__, budget(request.config)
         checks, profile_threads = load_profile(profile)
-        calibrated = load_thresholds(profile).get(name)
-        if calibrated is None:
-            raise RuntimeError(f"no calibrated threshold for {name} under the {profile} profile: "
-                               f"run `python -m autograder.calibrate --budget {profile}`")
+        problem = calibration_problem(profile, checks[name], prepared_sha256(checks[name].dataset))
+        if problem:
+            raise RuntimeError(problem)
+        calibrated = load_thresholds(profile)[name]
         device = "cuda" if torch.cuda.is_available() else "cpu"
         curve = train_and_measure(student.worker, checks[name], seed=GRADING_SEED, device=device,
                                   threads=threads(request.config, profile_threads),

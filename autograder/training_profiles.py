@@ -5,14 +5,17 @@ profiles without importing torch.
 """
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10, as on Gradescope's Ubuntu 22.04 image
     import tomli as tomllib
+
+from data_scripts.grading_images import dataset_sha256
 
 HERE = Path(__file__).resolve().parent
 PROFILES_FILE = HERE / "training_profiles.toml"
@@ -107,3 +110,36 @@ def load_thresholds(budget: str) -> dict[str, dict]:
     if not THRESHOLDS_FILE.exists():
         return {}
     return json.loads(THRESHOLDS_FILE.read_text()).get(budget, {})
+
+
+def settings_sha256(check: TrainingCheck) -> str:
+    """One hash of everything a check trains with: what, on how many images, and how."""
+    return hashlib.sha256(json.dumps(asdict(check), sort_keys=True).encode()).hexdigest()
+
+
+def calibrated_on(check: TrainingCheck) -> dict[str, str]:
+    """What thresholds.json records a threshold was calibrated on, to be compared when grading."""
+    return {"data_sha256": dataset_sha256(check.dataset), "settings_sha256": settings_sha256(check)}
+
+
+def calibration_problem(budget: str, check: TrainingCheck, prepared_sha256: str | None) -> str | None:
+    """Why the threshold of `check` does not hold for this grading, or None. `prepared_sha256`: the
+    grading-images hash the prepared subsets' manifest records (None: not prepared, said elsewhere)."""
+    entry = load_thresholds(budget).get(check.name)
+    recalibrate = f"`python -m autograder.calibrate --budget {budget}`"
+    if entry is None:
+        return f"no calibrated threshold for {check.name} under the {budget} profile: run {recalibrate}"
+    now = calibrated_on(check)
+    if "settings_sha256" not in entry or "data_sha256" not in entry:
+        return (f"the {budget} threshold of {check.name} does not record what it was calibrated on: "
+                f"run {recalibrate}")
+    if entry["settings_sha256"] != now["settings_sha256"]:
+        return (f"the {budget} threshold of {check.name} was calibrated with other settings than "
+                f"training_profiles.toml gives it now: run {recalibrate}")
+    if entry["data_sha256"] != now["data_sha256"]:
+        return (f"the {budget} threshold of {check.name} was calibrated on other images than "
+                f"data_scripts/grading_images.json names now: run {recalibrate}")
+    if prepared_sha256 is not None and prepared_sha256 != now["data_sha256"]:
+        return (f"the prepared {check.dataset} subsets are not the images data_scripts/grading_images.json names: "
+                "run `python -m data_scripts.prepare`")
+    return None

@@ -33,13 +33,26 @@ class RawDataError(Exception):
         self.path = path
 
 
+# Images per official CIFAR-10 training batch: data_batch_b's row r is training image (b - 1) * 10000 + r.
+CIFAR10_BATCH_SIZE = 10_000
+
+
 @dataclass
 class RawSplit:
-    """All images of one split: uint8 (N, C, H, W), int64 labels (N,), and the files read."""
+    """All images of one split as a copy holds them: uint8 (N, C, H, W), int64 labels (N,), each row's
+    official index (its position in the official split), the files read and how many images each held.
+
+    A copy holds each official file's leading rows: the whole file, or a prefix of it as in
+    ../shared/data. (A copy with other rows is caught afterwards: its images' hashes differ.)"""
 
     images: np.ndarray
     labels: np.ndarray
+    official: np.ndarray
     sources: dict[str, str]  # file path -> SHA-256
+    counts: dict[str, int]  # file name -> images it holds
+
+    def extent(self) -> str:
+        return ", ".join(f"{name}: {count:,} images" for name, count in self.counts.items())
 
 
 def _sha256(data: bytes) -> str:
@@ -67,8 +80,8 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 
 def read_cifar10(root: Path, split: str) -> RawSplit:
     """Read a CIFAR-10 split from `root/cifar-10-batches-py`."""
-    images, labels, sources = [], [], {}
-    for name in CIFAR10_FILES[split]:
+    images, labels, official, sources, counts = [], [], [], {}, {}
+    for number, name in enumerate(CIFAR10_FILES[split]):
         path = root / CIFAR10_FOLDER / name
         raw = _read_bytes(path)
         sources[str(path)] = _sha256(raw)
@@ -87,7 +100,9 @@ def read_cifar10(root: Path, split: str) -> RawSplit:
         _check_labels(path, batch_labels)
         images.append(data.reshape(-1, 3, 32, 32))
         labels.append(batch_labels)
-    return RawSplit(np.concatenate(images), np.concatenate(labels), sources)
+        official.append(number * CIFAR10_BATCH_SIZE + np.arange(len(data)))
+        counts[name] = len(data)
+    return RawSplit(np.concatenate(images), np.concatenate(labels), np.concatenate(official), sources, counts)
 
 
 def read_mnist(root: Path, split: str) -> RawSplit:
@@ -103,7 +118,12 @@ def read_mnist(root: Path, split: str) -> RawSplit:
         raise RawDataError(label_path, f"{len(labels)} labels for {len(images)} images in {image_path.name}")
     _check_labels(label_path, labels)
     sources = {str(image_path): image_sha, str(label_path): label_sha}
-    return RawSplit(images[:, None], labels, sources)
+    return RawSplit(images[:, None], labels, np.arange(len(labels)), sources, {image_path.name: len(labels)})
+
+
+def read_split(dataset: str, root: Path, split: str) -> RawSplit:
+    """Read `split` ("train" or "test") of `dataset` ("cifar10" or "mnist") from the copy in `root`."""
+    return {"cifar10": read_cifar10, "mnist": read_mnist}[dataset](root, split)
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -109,3 +109,12 @@ def load_subset(dataset: str, split: str, root: Path | None = None) -> tuple[tor
 def load_manifest(dataset: str, root: Path | None = None) -> dict:
     """The manifest of a prepared dataset (sizes, per-class counts, seed, sources)."""
     return json.loads((dataset_root(root) / dataset / "manifest.json").read_text())
+
+
+def prepared_sha256(dataset: str, root: Path | None = None) -> str | None:
+    """The grading-images hash the prepared subsets of `dataset` were made from ("" from before such
+    hashes; None: not prepared)."""
+    try:
+        return load_manifest(dataset, root).get("grading_images_sha256", "")
+    except FileNotFoundError:
+        return None

@@ -16,8 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def small_subsets(raw_dir: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch_module) -> Path:
     out = tmp_path_factory.mktemp("subsets")
-    assert prepare(["--raw-dir", str(raw_dir), "--out", str(out), "--mnist-train", "600", "--mnist-test", "200",
-                    "--cifar10-train", "300", "--cifar10-test", "100"]) == 0
+    assert prepare(["--raw-dir", str(raw_dir), "--out", str(out)]) == 0  # the checks here take the first 600 and 200
     monkeypatch_module.setenv("CNNLAB_DATA_DIR", str(out))
     return out
 
