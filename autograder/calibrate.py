@@ -3,8 +3,9 @@
     python -m autograder.calibrate --budget cpu --seeds 5
 
 Trains the solution for every training check of the profile once per seed (seed 0 is the
-one grading uses) and writes, per check, the threshold, the accuracies it comes from, the
-margin rule, the date, the torch version and device, and what it was calibrated on (the hash
+one grading uses) and writes, per check, the threshold, the accuracies it comes from, seed
+0's test accuracy per epoch (shown beside a student's when their run falls short), the margin
+rule, the date, the torch version and device, and what it was calibrated on (the hash
 of the grading images and of the check's settings) into thresholds.json. A grading whose
 images or settings differ refuses those thresholds with a visible autograder error.
 
@@ -37,8 +38,8 @@ from .results import write_atomically
 from .training import train_and_measure
 from data_scripts.subsets import prepared_sha256
 
-from .training_profiles import (THRESHOLDS_FILE, calibrated_on, calibration_problem, load_profile, profile_names,
-                                threshold_rule)
+from .training_profiles import (THRESHOLDS_FILE, calibrated_on, calibration_problem, load_profile, load_thresholds,
+                                profile_device, profile_names, threshold_rule)
 
 REPO = Path(__file__).resolve().parent.parent
 CHANCE = 0.1  # every check has ten classes
@@ -61,12 +62,16 @@ def verify() -> int:
     problems = []
     for budget in profile_names():
         checks, _ = load_profile(budget)
+        if profile_device(budget) != "cpu" and not load_thresholds(budget):
+            print(f"{budget}: no thresholds, so gradings will not choose it (calibrate it on a {profile_device(budget)} "
+                  f"machine: python -m autograder.calibrate --budget {budget})")
+            continue
         problems += [problem for check in checks.values()
                      if (problem := calibration_problem(budget, check, prepared_sha256(check.dataset)))]
     for problem in problems:
         print(f"error: {problem}")
     if not problems:
-        print(f"thresholds hold for the grading images and settings of every profile ({', '.join(profile_names())})")
+        print("the thresholds of every calibrated profile hold for the grading images and settings now")
     return 1 if problems else 0
 
 
@@ -75,7 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", default="cpu", choices=profile_names(),
                         help="the training profile to calibrate (default: cpu)")
     parser.add_argument("--seeds", type=int, default=5, help="training runs per check, seeds 0 to N-1 (default: 5)")
-    parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda (default: cpu)")
     parser.add_argument("--solutions", type=Path, default=REPO / "solutions",
                         help="the implementation whose accuracies set the thresholds (default: solutions/)")
     parser.add_argument("--checks", nargs="+", help="recalibrate only these checks, keeping the others")
@@ -85,21 +89,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.verify:
         return verify()
     checks, threads = load_profile(args.budget)
-    rule = threshold_rule(args.budget)
+    rule, device = threshold_rule(args.budget), profile_device(args.budget)
+    if device == "cuda" and not torch.cuda.is_available():
+        print(f"error: the {args.budget} profile trains on CUDA, which this machine lacks: calibrate it on a GPU machine")
+        return 2
     if args.checks:
         checks = {name: checks[name] for name in args.checks}
     worker = SubprocessWorker(args.solutions.resolve())
     entries = {}
     try:
         for name, check in checks.items():
-            accuracies, seconds = [], []
+            accuracies, seconds, curves = [], [], []
             for seed in range(args.seeds):
-                curve = train_and_measure(worker, check, seed=seed, device=args.device, threads=threads)
+                curve = train_and_measure(worker, check, seed=seed, device=device, threads=threads)
                 accuracies.append(round(curve.test_accuracy[-1], 4))
                 seconds.append(round(sum(curve.seconds), 1))
+                curves.append([round(a, 4) for a in curve.test_accuracy])
             entries[name] = {"threshold": round(threshold(accuracies, rule), 3), "accuracies": accuracies,
-                             "seconds": seconds, "rule": RULES[rule], "date": date.today().isoformat(),
-                             "torch": torch.__version__, "device": args.device} | calibrated_on(check)
+                             "curve": curves[0], "seconds": seconds, "rule": RULES[rule],
+                             "date": date.today().isoformat(),
+                             "torch": torch.__version__, "device": device} | calibrated_on(check)
             print(f"{name:36s} threshold {entries[name]['threshold']:.3f}  accuracies {accuracies}  "
                   f"seconds {seconds}", flush=True)
     finally:

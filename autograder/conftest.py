@@ -31,9 +31,9 @@ from .results import Outcome, results_document, write_atomically
 from .rubric import load_rubric, reference_seconds
 from .sandbox import Sandbox, resolve_user
 from .speed import parallel_speedup, speed_factor
-from .training import train_and_measure
-from .training_profiles import (calibration_problem, fitting_profile, load_profile, load_thresholds, profile_names,
-                                profile_needs)
+from .training import shortfall_feedback, train_and_measure
+from .training_profiles import (calibration_problem, cpu_profile_names, fitting_profile, load_profile, load_thresholds,
+                                profile_device, profile_names, profile_needs)
 
 REPO = Path(__file__).resolve().parent.parent
 OUTCOMES = pytest.StashKey[dict]()
@@ -112,7 +112,7 @@ def budget(config: pytest.Config) -> str:
         config.stash[BUDGET] = (
             config.getoption("budget") or ("gpu" if torch.cuda.is_available() and load_thresholds("gpu") else None)
             or fitting_profile(r.cpus, r.memory_bytes, config.getoption("time_limit"), machine_speed(config))
-            or profile_names()[-1])
+            or cpu_profile_names()[-1])
     return config.stash[BUDGET]
 
 
@@ -121,8 +121,11 @@ def budget_line(config: pytest.Config, r: Resources) -> str:
     chosen, limit = budget(config), config.getoption("time_limit")
     if config.getoption("budget") or chosen == "gpu":
         how = "--budget" if config.getoption("budget") else "CUDA is available and calibrated for"
-        return f"budget: the {chosen} profile ({how})"
+        return f"budget: the {chosen} profile ({how}), on {profile_device(chosen)}"
     needs = profile_needs(chosen).describe(r.cpus, machine_speed(config))
+    if torch.cuda.is_available():
+        needs += ("; CUDA is available, but thresholds.json has no gpu thresholds: run "
+                  "`python -m autograder.calibrate --budget gpu` to grade on the GPU")
     if fitting_profile(r.cpus, r.memory_bytes, limit, machine_speed(config)) == chosen:
         return f"budget: the {chosen} profile, the largest that fits (the solution's grading needs {needs})"
     return (f"budget: the {chosen} profile, the smallest, though it may not fit: the solution's grading needs {needs}, "
@@ -259,7 +262,10 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
         if problem:
             raise RuntimeError(problem)
         calibrated = load_thresholds(profile)[name]
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = profile_device(profile)
+        if device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"the {profile} profile trains on CUDA, which this machine lacks: choose a CPU profile "
+                               f"({', '.join(cpu_profile_names())})")
         curve = train_and_measure(student.worker, checks[name], seed=GRADING_SEED, device=device,
                                   threads=threads(request.config, profile_threads),
                                   log=lambda line: print(line, flush=True))
@@ -268,9 +274,12 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
         summary = (f"test accuracy {accuracy:.1%} after {len(curve.test_accuracy)} epochs in {sum(curve.seconds):.0f}s "
                    f"({profile} profile, {device}); the threshold is {limit:.1%}")
         request.node.user_properties.append(("feedback", summary))
-        assert accuracy >= limit, (
-            "The network did not learn enough. The unit checks above usually say why; if they pass, look at "
-            "what reaches the output (does it depend on the input?) and, for the loop, at the optimizer steps.")
+        if accuracy < limit:
+            check = checks[name]
+            part = "train.py" if check.student_loop else f"{check.module}.py"
+            failed = [o.name for o in sorted(request.config.stash[OUTCOMES].values(), key=check_order)
+                      if o.part == part and not o.passed and o.visibility == "visible"]  # hidden ones stay hidden
+            raise AssertionError(shortfall_feedback(curve, calibrated, part, failed))
 
     return run
 
@@ -281,6 +290,8 @@ def killed_note(config: pytest.Config, excinfo: pytest.ExceptionInfo | None) -> 
     if not isinstance(error, WorkerCrashed) or "SIGKILL" not in error.summary or memory is None:
         return ""
     chosen = budget(config)
+    if profile_device(chosen) != "cpu":
+        return f"This grading allows {memory / 2**30:.2f} GiB in all: look for what your code allocates or keeps."
     return (f"This grading allows {memory / 2**30:.2f} GiB in all; the reference solution's grading under the "
             f"{chosen} profile needs {profile_needs(chosen).memory_bytes / 2**30:.2f} GiB, so look for what your "
             "code allocates or keeps.")
@@ -357,12 +368,17 @@ def unchecked_points_line(outcomes: list[Outcome], deselected: set[str]) -> str:
     return line
 
 
+def check_order(outcome: Outcome) -> tuple[int, ...]:
+    """Rubric order: by part, then check (so 1.10 comes after 1.9)."""
+    return tuple(map(int, outcome.number.split(".")))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     outcomes = list(config.stash[OUTCOMES].values())
     if not outcomes:
         return
     parts: dict[str, list[Outcome]] = {}
-    for outcome in sorted(outcomes, key=lambda o: tuple(map(int, o.number.split(".")))):
+    for outcome in sorted(outcomes, key=check_order):
         parts.setdefault(outcome.part, []).append(outcome)
     width = max(len(p) for p in parts) + 2
     write = terminalreporter.write_line

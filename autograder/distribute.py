@@ -7,7 +7,7 @@ autograder.zip has setup.sh and run_autograder at its root (Gradescope's layout)
 grader, skeleton, solution and data scripts beside them; Gradescope unpacks it into
 /autograder/source. The student release holds the skeleton, the public checks, the data
 scripts and a student README: no solution, no hidden check, no instructor tool, and of the
-calibration only the thresholds themselves.
+calibration only what a grading reads (`GRADING_READS`).
 """
 from __future__ import annotations
 
@@ -57,10 +57,16 @@ def hidden_check_files() -> set[str]:
     return hidden
 
 
+# What a grading reads of a threshold: the threshold, what it was calibrated on, and the reference's
+# accuracies and seed-0 curve, shown beside a student's run that falls short.
+GRADING_READS = ("threshold", "accuracies", "curve", "data_sha256", "settings_sha256")
+
+
 def public_thresholds() -> str:
-    """thresholds.json with the threshold of each check only (no per-seed accuracies)."""
+    """thresholds.json with only what a grading reads of each threshold (no timings, dates or rules)."""
     document = json.loads((REPO / "autograder" / "thresholds.json").read_text())
-    return json.dumps({profile: {check: {"threshold": entry["threshold"]} for check, entry in checks.items()}
+    return json.dumps({profile: {check: {key: entry[key] for key in GRADING_READS if key in entry}
+                                 for check, entry in checks.items()}
                        for profile, checks in document.items()}, indent=2) + "\n"
 
 

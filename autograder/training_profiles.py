@@ -60,6 +60,16 @@ def profile_names() -> list[str]:
     return list(tomllib.loads(PROFILES_FILE.read_text())["profiles"])
 
 
+def profile_device(budget: str) -> str:
+    """The torch device a profile trains on, and its thresholds were measured on: "cpu" or "cuda"."""
+    return profile_settings(budget).get("device", "cpu")
+
+
+def cpu_profile_names() -> list[str]:
+    """The profiles that train on CPUs, largest first: the ones a grading without a calibrated GPU chooses from."""
+    return [name for name in profile_names() if profile_device(name) == "cpu"]
+
+
 def profile_needs(budget: str) -> Needs:
     needs = profile_settings(budget)["needs"]
     return Needs(int(needs["memory_mb"] * 2**20), float(needs["seconds_one_cpu"]))
@@ -67,8 +77,8 @@ def profile_needs(budget: str) -> Needs:
 
 def fitting_profile(cpus: float, memory_bytes: int | None, time_limit: float | None,
                     speed: float = 1.0) -> str | None:
-    """The largest profile whose grading fits the container at speed factor `speed` (None: not even the smallest)."""
-    for name in profile_names():
+    """The largest CPU profile whose grading fits the container at speed factor `speed` (None: not even the smallest)."""
+    for name in cpu_profile_names():
         needs = profile_needs(name)
         if (memory_bytes is None or memory_bytes >= needs.memory_bytes) and (
                 time_limit is None or needs.seconds(cpus, speed) <= time_limit):
@@ -94,8 +104,8 @@ def load_profile(budget: str) -> tuple[dict[str, TrainingCheck], int]:
     config = tomllib.loads(PROFILES_FILE.read_text())
     profile = profile_settings(budget)
     threads = profile.pop("threads")
-    profile.pop("threshold_rule", None)
-    profile.pop("needs")
+    for key in ("threshold_rule", "needs", "device"):
+        profile.pop(key, None)
     checks = {}
     for name, entry in profile.items():
         base = config["checks"][name]

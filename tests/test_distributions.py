@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.distribute import gradescope_entries, student_entries, write_zip
+from autograder.distribute import GRADING_READS, gradescope_entries, student_entries, write_zip
 from autograder.rubric import load_rubric
 
 from .grading import GRADING_HANG_BOUND
@@ -85,7 +85,7 @@ def test_the_release_holds_no_solution_code(release: Path) -> None:
             assert not leaked, f"{solution.name}: {sorted(leaked)} appear in the release"
 
 
-def test_the_release_has_only_visible_checks_and_bare_thresholds(release: Path) -> None:
+def test_the_release_has_only_visible_checks_and_what_grading_reads_of_the_thresholds(release: Path) -> None:
     rubric = load_rubric()
     defined = set(re.findall(r"^def (test_\w+)", "\n".join(
         p.read_text() for p in (release / "autograder").glob("test_*.py")), re.M))
@@ -93,7 +93,11 @@ def test_the_release_has_only_visible_checks_and_bare_thresholds(release: Path) 
     assert {rubric[name].visibility for name in defined} == {"visible"}
     assert {c.id for c in rubric.values() if c.visibility == "visible"} <= defined, "a visible check is missing"
     thresholds = json.loads((release / "autograder" / "thresholds.json").read_text())
-    assert {key for checks in thresholds.values() for entry in checks.values() for key in entry} == {"threshold"}
+    assert {key for checks in thresholds.values() for entry in checks.values() for key in entry} == set(GRADING_READS)
+    shipped = json.loads((REPO / "autograder" / "thresholds.json").read_text())
+    for profile, checks in thresholds.items():
+        for name, entry in checks.items():
+            assert entry == {key: shipped[profile][name][key] for key in GRADING_READS}, (profile, name)
     for tool in ("calibrate.py", "skeleton.py", "run_autograder.py", "distribute.py"):
         assert not (release / "autograder" / tool).exists(), f"{tool} is an instructor tool"
 

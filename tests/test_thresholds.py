@@ -12,12 +12,18 @@ from pathlib import Path
 import pytest
 
 from autograder.calibrate import RULES, threshold
-from autograder.training_profiles import (THRESHOLDS_FILE, calibration_problem, load_profile, profile_names,
-                                          threshold_rule)
+from autograder.training_profiles import (THRESHOLDS_FILE, calibration_problem, cpu_profile_names, load_profile,
+                                          load_thresholds, profile_names, threshold_rule)
 from data_scripts.prepare import main as prepare
 from data_scripts.subsets import load_manifest
 
 REPO = Path(__file__).resolve().parent.parent
+CALIBRATED = [budget for budget in profile_names() if load_thresholds(budget)]
+
+
+def test_every_cpu_profile_ships_calibrated() -> None:
+    """A grading may choose any CPU profile; the gpu profile only once calibrated on a GPU (none ships)."""
+    assert set(cpu_profile_names()) <= set(CALIBRATED)
 
 
 def test_the_rules_on_known_accuracies() -> None:
@@ -27,7 +33,7 @@ def test_the_rules_on_known_accuracies() -> None:
     assert threshold(accuracies, "learning") == pytest.approx(0.18)  # halfway from 0.1 to 0.26
 
 
-@pytest.mark.parametrize("budget", profile_names())
+@pytest.mark.parametrize("budget", CALIBRATED)
 def test_every_threshold_follows_its_profiles_rule(budget: str) -> None:
     rule = threshold_rule(budget)
     assert rule in RULES
@@ -39,7 +45,7 @@ def test_every_threshold_follows_its_profiles_rule(budget: str) -> None:
             f"{budget} {name}: the threshold is not the rule applied to its accuracies")
 
 
-@pytest.mark.parametrize("budget", profile_names())
+@pytest.mark.parametrize("budget", CALIBRATED)
 def test_every_threshold_holds_for_the_shipped_images_and_settings(budget: str) -> None:
     for check in load_profile(budget)[0].values():
         assert calibration_problem(budget, check, None) is None

@@ -1,6 +1,7 @@
 """Training through the worker: the judge gets logits and measures accuracy itself."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,16 @@ def test_profiles_name_known_datasets_and_settings() -> None:
     for check in checks.values():
         assert check.dataset in ("cifar10", "mnist") and check.settings["epochs"] >= 1
         assert check.student_loop or check.module
+
+
+def test_the_gpu_profiles_networks_train_through_the_same_code_on_cpu(small_subsets: Path) -> None:
+    """No GPU here: the gpu profile's full-width networks run its code path on CPU, 32 images for one epoch."""
+    checks, _ = load_profile("gpu")
+    worker = SubprocessWorker(REPO / "solutions")
+    try:
+        for check in checks.values():
+            tiny = replace(check, train=32, test=16, settings=check.settings | {"epochs": 1, "batch_size": 16})
+            curve = train_and_measure(worker, tiny, seed=0, device="cpu", threads=1)
+            assert len(curve.test_accuracy) == 1 and 0 <= curve.test_accuracy[0] <= 1, (check.name, curve)
+    finally:
+        worker.close()
