@@ -15,8 +15,6 @@ try:
 except ModuleNotFoundError:  # Python 3.10, as on Gradescope's Ubuntu 22.04 image
     import tomli as tomllib
 
-from data_scripts.grading_images import dataset_sha256
-
 HERE = Path(__file__).resolve().parent
 PROFILES_FILE = HERE / "training_profiles.toml"
 THRESHOLDS_FILE = HERE / "thresholds.json"
@@ -34,6 +32,11 @@ class TrainingCheck:
     train: int
     test: int
     settings: dict
+
+    @property
+    def student_file(self) -> str:
+        """The graded file whose code this check trains: the loop's, or the network's."""
+        return "train.py" if self.student_loop else f"{self.module}.py"
 
 
 @dataclass(frozen=True)
@@ -129,13 +132,18 @@ def settings_sha256(check: TrainingCheck) -> str:
 
 def calibrated_on(check: TrainingCheck) -> dict[str, str]:
     """What thresholds.json records a threshold was calibrated on, to be compared when grading."""
+    # Imported here, not above: data_scripts imports torch, and run_autograder, which reads the profiles
+    # but never this, must stay torch-free (importing torch costs 500 MB of the container's memory).
+    from data_scripts.grading_images import dataset_sha256
+
     return {"data_sha256": dataset_sha256(check.dataset), "settings_sha256": settings_sha256(check)}
 
 
-def calibration_problem(budget: str, check: TrainingCheck, prepared_sha256: str | None) -> str | None:
-    """Why the threshold of `check` does not hold for this grading, or None. `prepared_sha256`: the
-    grading-images hash the prepared subsets' manifest records (None: not prepared, said elsewhere)."""
-    entry = load_thresholds(budget).get(check.name)
+def calibration_problem(budget: str, check: TrainingCheck, entry: dict | None,
+                        prepared_sha256: str | None) -> str | None:
+    """Why `entry`, the threshold of `check` in thresholds.json (None: there is none), does not hold for this
+    grading, or None. `prepared_sha256`: the grading-images hash the prepared subsets' manifest records
+    (None: not prepared, said elsewhere)."""
     recalibrate = f"`python -m autograder.calibrate --budget {budget}`"
     if entry is None:
         return f"no calibrated threshold for {check.name} under the {budget} profile: run {recalibrate}"

@@ -2,6 +2,9 @@
 as fast as the machine runs now, and its torch threads."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from autograder import conftest as grading
@@ -89,3 +92,11 @@ def test_one_thread_asked_for_is_not_measured(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(grading, "available", lambda: Resources(cpus=2, memory_bytes=None))
     monkeypatch.setattr(grading, "parallel_speedup", lambda count: pytest.fail("measured for one thread"))
     assert grading.threads(Config(threads=1), 2) == 1
+
+
+def test_run_autograder_stays_torch_free() -> None:
+    """run_autograder lives through the whole grading beside the judge and the worker: importing torch
+    there (500 MB) cost a 1.25 GB container three training checks, the worker killed for memory."""
+    probe = "import sys, autograder.run_autograder; print(sorted({'torch', 'numpy'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
