@@ -4,6 +4,7 @@ reference once it carries the reference's weights."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable
 
@@ -99,6 +100,27 @@ def assert_gradients_flow(build: Callable[[int], RemoteModule], x: torch.Tensor,
     assert not always_zero, (
         f"{block.description}: the gradients of {sorted(always_zero)} are all zero for {len(seeds)} different "
         "initialisations; is their output used?")
+
+
+@dataclass(frozen=True)
+class SpecCase:
+    """One configuration of a computes-the-spec check: the block's arguments, the spec, a seeded input.
+    The check files list theirs in `*_spec_cases()`; tests/test_spec_blocks.py reads the same lists."""
+
+    args: tuple
+    spec: BlockSpec
+    x: torch.Tensor
+
+
+def seeded_input(seed: int, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+    torch.manual_seed(seed)
+    return make()
+
+
+def assert_computes_spec_cases(student: Submission, module: str, name: str, cases: list[SpecCase]) -> None:
+    """`name` from `module`, built with each case's arguments, computes the case's spec on its input."""
+    for case in cases:
+        assert_computes_spec(student.build(module, name, *case.args), case.spec, case.x)
 
 
 def assert_computes_spec(student: RemoteModule, spec: BlockSpec, x: torch.Tensor, seed: int = 0) -> None:

@@ -62,12 +62,14 @@ def verify() -> int:
     problems = []
     for budget in profile_names():
         checks, _ = load_profile(budget)
-        if profile_device(budget) != "cpu" and not load_thresholds(budget):
+        thresholds = load_thresholds(budget)
+        if profile_device(budget) != "cpu" and not thresholds:
             print(f"{budget}: no thresholds, so gradings will not choose it (calibrate it on a {profile_device(budget)} "
                   f"machine: python -m autograder.calibrate --budget {budget})")
             continue
         problems += [problem for check in checks.values()
-                     if (problem := calibration_problem(budget, check, prepared_sha256(check.dataset)))]
+                     if (problem := calibration_problem(budget, check, thresholds.get(check.name),
+                                                        prepared_sha256(check.dataset)))]
     for problem in problems:
         print(f"error: {problem}")
     if not problems:

@@ -258,15 +258,15 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
     def run() -> None:
         name, profile = request.function.__name__, budget(request.config)
         checks, profile_threads = load_profile(profile)
-        problem = calibration_problem(profile, checks[name], prepared_sha256(checks[name].dataset))
+        check, calibrated = checks[name], load_thresholds(profile).get(name)
+        problem = calibration_problem(profile, check, calibrated, prepared_sha256(check.dataset))
         if problem:
             raise RuntimeError(problem)
-        calibrated = load_thresholds(profile)[name]
         device = profile_device(profile)
         if device == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"the {profile} profile trains on CUDA, which this machine lacks: choose a CPU profile "
                                f"({', '.join(cpu_profile_names())})")
-        curve = train_and_measure(student.worker, checks[name], seed=GRADING_SEED, device=device,
+        curve = train_and_measure(student.worker, check, seed=GRADING_SEED, device=device,
                                   threads=threads(request.config, profile_threads),
                                   log=lambda line: print(line, flush=True))
         request.config.stash[CURVES][name] = curve
@@ -275,8 +275,7 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
                    f"({profile} profile, {device}); the threshold is {limit:.1%}")
         request.node.user_properties.append(("feedback", summary))
         if accuracy < limit:
-            check = checks[name]
-            part = "train.py" if check.student_loop else f"{check.module}.py"
+            part = check.student_file
             failed = [o.name for o in sorted(request.config.stash[OUTCOMES].values(), key=check_order)
                       if o.part == part and not o.passed and o.visibility == "visible"]  # hidden ones stay hidden
             raise AssertionError(shortfall_feedback(curve, calibrated, part, failed))

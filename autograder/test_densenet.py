@@ -9,8 +9,8 @@ import torch
 from hypothesis import strategies as st
 
 from . import spec_blocks
-from .block_checks import (BIAS_RULE, assert_computes_spec, assert_gradients_flow, assert_parameter_count_as_reference,
-                           assert_shapes_property)
+from .block_checks import (BIAS_RULE, SpecCase, assert_computes_spec_cases, assert_gradients_flow,
+                           assert_parameter_count_as_reference, assert_shapes_property, seeded_input)
 from .probes import close
 from .rubric import check
 
@@ -64,13 +64,16 @@ def test_dense_layer_keeps_its_input(student):
         assert close(y[:, :cin], x, 0), f"{layer.description}: the first {cin} output channels should be the input, unchanged"
 
 
+def dense_layer_spec_cases() -> list[SpecCase]:
+    return [SpecCase((cin, growth, bn_size), spec_blocks.dense_layer(cin, growth, bn_size),
+                     seeded_input(cin, lambda: torch.randn(4, cin, 6, 6)))
+            for cin, growth, bn_size in [(8, 4, 4), (12, 6, 2)]]
+
+
 @check
 def test_dense_layer_computes_the_spec(student):
     """With weights and BN statistics the check sets, DenseLayer appends conv3x3(ReLU(BN(conv1x1(ReLU(BN(x))))))."""
-    for cin, growth, bn_size in [(8, 4, 4), (12, 6, 2)]:
-        torch.manual_seed(cin)
-        layer = student.build("densenet", "DenseLayer", cin, growth, bn_size)
-        assert_computes_spec(layer, spec_blocks.dense_layer(cin, growth, bn_size), torch.randn(4, cin, 6, 6))
+    assert_computes_spec_cases(student, "densenet", "DenseLayer", dense_layer_spec_cases())
 
 
 @check
@@ -101,13 +104,16 @@ def test_transition_parameter_count(student):
         assert count == expected, f"{layer.description} has {count:,} parameters, the spec implies {expected:,}.{hint}"
 
 
+def transition_spec_cases() -> list[SpecCase]:
+    return [SpecCase((cin, cout), spec_blocks.transition(cin, cout),
+                     seeded_input(cin + cout, lambda: torch.randn(3, cin, 6, 6)))
+            for cin, cout in [(8, 4), (6, 6)]]
+
+
 @check
 def test_transition_computes_the_spec(student):
     """With weights and BN statistics the check sets, Transition computes avg_pool2d(conv1x1(ReLU(BN(x))), 2)."""
-    for cin, cout in [(8, 4), (6, 6)]:
-        torch.manual_seed(cin + cout)
-        layer = student.build("densenet", "Transition", cin, cout)
-        assert_computes_spec(layer, spec_blocks.transition(cin, cout), torch.randn(3, cin, 6, 6))
+    assert_computes_spec_cases(student, "densenet", "Transition", transition_spec_cases())
 
 
 @check

@@ -4,8 +4,9 @@ from __future__ import annotations
 import torch
 
 from . import spec_blocks
-from .block_checks import (BIAS_RULE, assert_computes_spec, assert_gradients_flow, assert_parameter_count_as_reference,
-                           assert_shapes_property, block_inputs, strided)
+from .block_checks import (BIAS_RULE, SpecCase, assert_computes_spec_cases, assert_gradients_flow,
+                           assert_parameter_count_as_reference, assert_shapes_property, block_inputs, seeded_input,
+                           strided)
 from .rubric import check
 
 
@@ -66,13 +67,16 @@ def test_depthwise_conv_is_per_channel(student):
                 f"{conv['stride']}; the spec puts the stride {stride} on the depthwise one and 1 on the pointwise one")
 
 
+def depthwise_separable_spec_cases() -> list[SpecCase]:
+    return [SpecCase((cin, cout, stride), spec_blocks.depthwise_separable(cin, cout, stride),
+                     seeded_input(cin + stride, lambda: torch.randn(4, cin, 7, 7)))
+            for cin, cout, stride in [(8, 16, 2), (6, 6, 1)]]
+
+
 @check
 def test_depthwise_separable_computes_the_spec(student):
     """With weights and BN statistics the check sets, the block computes ReLU(BN(pointwise(ReLU(BN(depthwise x)))))."""
-    for cin, cout, stride in [(8, 16, 2), (6, 6, 1)]:
-        torch.manual_seed(cin + stride)
-        block = student.build("mobilenet", "DepthwiseSeparableConv", cin, cout, stride)
-        assert_computes_spec(block, spec_blocks.depthwise_separable(cin, cout, stride), torch.randn(4, cin, 7, 7))
+    assert_computes_spec_cases(student, "mobilenet", "DepthwiseSeparableConv", depthwise_separable_spec_cases())
 
 
 @check

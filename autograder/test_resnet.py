@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from . import spec_blocks
-from .block_checks import (BIAS_RULE, assert_computes_spec, assert_gradients_flow, assert_parameter_count_as_reference,
-                           assert_shapes_property, strided)
+from .block_checks import (BIAS_RULE, SpecCase, assert_computes_spec_cases, assert_gradients_flow,
+                           assert_parameter_count_as_reference, assert_shapes_property, seeded_input, strided)
 from .probes import close, student_bn_state, zeroed_kernels
 from .rubric import check
 
@@ -104,14 +104,17 @@ def test_basic_block_projection_shortcut(student):
             f"{block.description} with its main path zeroed should return ReLU(BN(conv1x1(x, stride {stride})))")
 
 
+def basic_block_spec_cases() -> list[SpecCase]:
+    """Inputs of scale 4: an activation on the identity shortcut sees values beyond 6 too."""
+    return [SpecCase((cin, cout, stride), spec_blocks.basic_block(cin, cout, stride),
+                     seeded_input(cin + cout + stride, lambda: 4 * torch.randn(4, cin, 8, 8)))
+            for cin, cout, stride in [(8, 8, 1), (8, 16, 2), (6, 12, 1)]]
+
+
 @check
 def test_basic_block_computes_the_spec(student):
     """With weights and BN statistics the check sets, BasicBlock computes ReLU(BN(conv(ReLU(BN(conv x)))) + shortcut)."""
-    for cin, cout, stride in [(8, 8, 1), (8, 16, 2), (6, 12, 1)]:
-        torch.manual_seed(cin + cout + stride)
-        block = student.build("resnet", "BasicBlock", cin, cout, stride)
-        # Inputs of scale 4: an activation on the identity shortcut sees values beyond 6 too.
-        assert_computes_spec(block, spec_blocks.basic_block(cin, cout, stride), 4 * torch.randn(4, cin, 8, 8))
+    assert_computes_spec_cases(student, "resnet", "BasicBlock", basic_block_spec_cases())
 
 
 @check

@@ -5,8 +5,9 @@ import torch
 from hypothesis import strategies as st
 
 from . import spec_blocks
-from .block_checks import (assert_computes_spec, assert_gradients_flow, assert_parameter_count_as_reference,
-                           assert_shapes_property, block_inputs, strided)
+from .block_checks import (SpecCase, assert_computes_spec_cases, assert_gradients_flow,
+                           assert_parameter_count_as_reference, assert_shapes_property, block_inputs, seeded_input,
+                           strided)
 from .probes import close
 from .rubric import check
 from .test_resnet import basic_block_parameters
@@ -80,15 +81,18 @@ def test_se_block_scale_is_per_channel(student):
             f"{block.description}: channel scales lie in [{ratio.min():.3g}, {ratio.max():.3g}]; a sigmoid keeps them in (0, 1)")
 
 
+def se_block_spec_cases() -> list[SpecCase]:
+    """Channels offset by up to +-15, so the first linear's outputs pass 6 and go far below 0."""
+    return [SpecCase((channels, reduction), spec_blocks.se_block(channels, reduction),
+                     seeded_input(channels, lambda: torch.randn(3, channels, 5, 5)
+                                  + 5 * torch.randn(3, channels, 1, 1)))
+            for channels, reduction in [(16, 4), (6, 1)]]
+
+
 @check
 def test_se_block_computes_the_spec(student):
     """With weights the check sets, SEBlock computes x * sigmoid(linear(ReLU(linear(mean over H, W of x))))."""
-    for channels, reduction in [(16, 4), (6, 1)]:
-        torch.manual_seed(channels)
-        block = student.build("senet", "SEBlock", channels, reduction)
-        # Channels offset by up to +-15, so the first linear's outputs pass 6 and go far below 0.
-        x = torch.randn(3, channels, 5, 5) + 5 * torch.randn(3, channels, 1, 1)
-        assert_computes_spec(block, spec_blocks.se_block(channels, reduction), x)
+    assert_computes_spec_cases(student, "senet", "SEBlock", se_block_spec_cases())
 
 
 @check
@@ -112,13 +116,16 @@ def test_se_basic_block_parameter_count(student):
         assert count == expected, f"{block.description} has {count:,} parameters, the spec implies {expected:,}"
 
 
+def se_basic_block_spec_cases() -> list[SpecCase]:
+    return [SpecCase((cin, cout, stride, 4), spec_blocks.se_basic_block(cin, cout, stride, 4),
+                     seeded_input(cin + cout, lambda: 4 * torch.randn(4, cin, 8, 8)))
+            for cin, cout, stride in [(8, 8, 1), (8, 16, 2)]]
+
+
 @check
 def test_se_basic_block_computes_the_spec(student):
     """With weights and BN statistics the check sets, SEBasicBlock rescales the main path before adding the shortcut."""
-    for cin, cout, stride in [(8, 8, 1), (8, 16, 2)]:
-        torch.manual_seed(cin + cout)
-        block = student.build("senet", "SEBasicBlock", cin, cout, stride, 4)
-        assert_computes_spec(block, spec_blocks.se_basic_block(cin, cout, stride, 4), 4 * torch.randn(4, cin, 8, 8))
+    assert_computes_spec_cases(student, "senet", "SEBasicBlock", se_basic_block_spec_cases())
 
 
 @check

@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ def load_grading_images(path: Path = GRADING_IMAGES_FILE) -> dict:
     return json.loads(path.read_text())
 
 
+@cache
 def dataset_sha256(dataset: str, path: Path = GRADING_IMAGES_FILE) -> str:
     """One hash for a dataset's grading images: what thresholds.json records it was calibrated on."""
     entry = load_grading_images(path)[dataset]

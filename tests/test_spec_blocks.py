@@ -9,49 +9,35 @@ from typing import Callable
 import pytest
 import torch
 
-from autograder import spec_blocks
+from autograder.block_checks import SpecCase
 from autograder.probes import close
+from autograder.test_densenet import dense_layer_spec_cases, transition_spec_cases
+from autograder.test_mobilenet import depthwise_separable_spec_cases
+from autograder.test_resnet import basic_block_spec_cases
+from autograder.test_senet import se_basic_block_spec_cases, se_block_spec_cases
 
-
-def seeded(seed: int, make: Callable[[], torch.Tensor]) -> torch.Tensor:
-    torch.manual_seed(seed)
-    return make()
-
-
-# Each check's configurations and inputs, seeded as in autograder/test_*.py.
-CHECKS = {
-    "test_basic_block_computes_the_spec": [
-        (spec_blocks.basic_block(cin, cout, stride), seeded(cin + cout + stride, lambda: 4 * torch.randn(4, cin, 8, 8)))
-        for cin, cout, stride in [(8, 8, 1), (8, 16, 2), (6, 12, 1)]],
-    "test_dense_layer_computes_the_spec": [
-        (spec_blocks.dense_layer(cin, growth, bn_size), seeded(cin, lambda: torch.randn(4, cin, 6, 6)))
-        for cin, growth, bn_size in [(8, 4, 4), (12, 6, 2)]],
-    "test_transition_computes_the_spec": [
-        (spec_blocks.transition(cin, cout), seeded(cin + cout, lambda: torch.randn(3, cin, 6, 6)))
-        for cin, cout in [(8, 4), (6, 6)]],
-    "test_depthwise_separable_computes_the_spec": [
-        (spec_blocks.depthwise_separable(cin, cout, stride), seeded(cin + stride, lambda: torch.randn(4, cin, 7, 7)))
-        for cin, cout, stride in [(8, 16, 2), (6, 6, 1)]],
-    "test_se_block_computes_the_spec": [
-        (spec_blocks.se_block(channels, reduction),
-         seeded(channels, lambda: torch.randn(3, channels, 5, 5) + 5 * torch.randn(3, channels, 1, 1)))
-        for channels, reduction in [(16, 4), (6, 1)]],
-    "test_se_basic_block_computes_the_spec": [
-        (spec_blocks.se_basic_block(cin, cout, stride, 4), seeded(cin + cout, lambda: 4 * torch.randn(4, cin, 8, 8)))
-        for cin, cout, stride in [(8, 8, 1), (8, 16, 2)]],
+# Each check's own configurations and inputs (the lists its check file grades with).
+CHECKS: dict[str, Callable[[], list[SpecCase]]] = {
+    "test_basic_block_computes_the_spec": basic_block_spec_cases,
+    "test_dense_layer_computes_the_spec": dense_layer_spec_cases,
+    "test_transition_computes_the_spec": transition_spec_cases,
+    "test_depthwise_separable_computes_the_spec": depthwise_separable_spec_cases,
+    "test_se_block_computes_the_spec": se_block_spec_cases,
+    "test_se_basic_block_computes_the_spec": se_basic_block_spec_cases,
 }
 
 
 @pytest.mark.parametrize("check", CHECKS)
 def test_every_named_departure_is_told_apart(check: str) -> None:
-    configurations = CHECKS[check]
+    cases = CHECKS[check]()
 
     def outputs(**choices) -> list[torch.Tensor]:
         """Eval- and train-mode outputs of every configuration, on the weights the check uses."""
-        return [spec.compute(spec.weights(0), x, train, **choices) for spec, x in configurations for train in (False, True)]
+        return [case.spec.compute(case.spec.weights(0), case.x, train, **choices)
+                for case in cases for train in (False, True)]
 
     seen = [("the spec", outputs())]
-    for description, choices in configurations[0][0].candidates():
+    for description, choices in cases[0].spec.candidates():
         departed = outputs(**choices)
         for earlier, output in seen:
             assert not all(close(a, e) for a, e in zip(departed, output)), (

@@ -48,19 +48,17 @@ def test_every_threshold_follows_its_profiles_rule(budget: str) -> None:
 @pytest.mark.parametrize("budget", CALIBRATED)
 def test_every_threshold_holds_for_the_shipped_images_and_settings(budget: str) -> None:
     for check in load_profile(budget)[0].values():
-        assert calibration_problem(budget, check, None) is None
+        assert calibration_problem(budget, check, load_thresholds(budget).get(check.name), None) is None
 
 
-def test_thresholds_from_other_images_or_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_thresholds_from_other_images_or_settings_are_refused() -> None:
     budget = "smoke"
     check = load_profile(budget)[0]["test_train_lenet5_mnist"]
-    shipped = json.loads(THRESHOLDS_FILE.read_text())
+    shipped = load_thresholds(budget)[check.name]
     for key, words in (("data_sha256", "calibrated on other images"), ("settings_sha256", "with other settings")):
-        altered = json.loads(json.dumps(shipped))
-        altered[budget][check.name][key] = "0" * 64
-        monkeypatch.setattr("autograder.training_profiles.load_thresholds", lambda b: altered.get(b, {}))
-        problem = calibration_problem(budget, check, None)
+        problem = calibration_problem(budget, check, shipped | {key: "0" * 64}, None)
         assert words in problem and "python -m autograder.calibrate --budget smoke" in problem, problem
+    assert "no calibrated threshold" in calibration_problem(budget, check, None, None)
 
 
 def test_a_grading_on_other_prepared_images_is_an_autograder_error(raw_dir: Path, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ def mutant(name: str, file: str, find: str, replace: str, caught_by: set[str], b
 
 
 BLOCK_RETURN = "        return F.relu(out + self.shortcut(x))\n        ### END SOLUTION\n\n\nclass ResNet"
+TRANSITION_RETURN = "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)"
 SE_RETURN = "        out = self.se(self.bn2(self.conv2(out)))\n        return F.relu(out + self.shortcut(x))"
 
 MUTANTS = [
@@ -95,11 +96,11 @@ MUTANTS = [
            {"test_dense_layer_matches_reference", "test_dense_layer_computes_the_spec",
             "test_dense_layer_parameter_count", "test_densenet_parameter_counts"},
            "a bias on the dense layer's 3x3 convolution"),
-    mutant("transition_max_pool", "densenet.py", "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)",
+    mutant("transition_max_pool", "densenet.py", TRANSITION_RETURN,
            "return F.max_pool2d(self.conv(F.relu(self.bn(x))), 2)",
            {"test_transition_matches_reference", "test_transition_computes_the_spec"},
            "max pooling where the spec averages"),
-    mutant("transition_no_pool", "densenet.py", "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)",
+    mutant("transition_no_pool", "densenet.py", TRANSITION_RETURN,
            "return self.conv(F.relu(self.bn(x)))",
            {"test_transition_output_shape", "test_transition_matches_reference", "test_transition_computes_the_spec"},
            "the transition does not halve the resolution"),
@@ -214,11 +215,11 @@ MUTANTS = [
            BLOCK_RETURN.replace("self.shortcut(x)", "F.relu(self.shortcut(x))"),
            {"test_basic_block_computes_the_spec", "test_basic_block_matches_reference"},
            "a ReLU on the shortcut before the addition"),
-    mutant("transition_missing_relu", "densenet.py", "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)",
+    mutant("transition_missing_relu", "densenet.py", TRANSITION_RETURN,
            "return F.avg_pool2d(self.conv(self.bn(x)), 2)",
            {"test_transition_computes_the_spec", "test_transition_matches_reference"},
            "no ReLU between the transition's BN and its convolution"),
-    mutant("transition_pool_before_relu", "densenet.py", "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)",
+    mutant("transition_pool_before_relu", "densenet.py", TRANSITION_RETURN,
            "return self.conv(F.relu(F.avg_pool2d(self.bn(x), 2)))",
            {"test_transition_computes_the_spec", "test_transition_matches_reference"},
            "the transition pools before its ReLU"),
