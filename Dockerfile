@@ -2,7 +2,7 @@
 #   docker build -t cnn-lab-autograder .
 #   docker run --rm -v "$PWD/upload:/autograder/submission" -v "$PWD/results:/autograder/results" \
 #       cnn-lab-autograder /autograder/run_autograder
-# It holds what `python -m autograder.distribute gradescope` puts in autograder.zip, set up by
+# It holds what `python -m autograder.instructor.distribute gradescope` puts in autograder.zip, set up by
 # the same setup.sh, on Gradescope's Ubuntu 22.04 base. BASE_IMAGE picks another base
 # (--build-arg BASE_IMAGE=ubuntu:22.04 works too).
 ARG BASE_IMAGE=gradescope/autograder-base:ubuntu-22.04

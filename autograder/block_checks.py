@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from .judge.worker_client import RemoteModule, StudentError, StudentTimeout, Submission, WorkerCrashed
 from .probes import close, reference_bn_state, reference_weights, student_bn_state, transplant
-from .remote import RemoteModule, StudentError, StudentTimeout, Submission, WorkerCrashed
 from .spec_blocks import BlockSpec
 
 # The rule the parameter-count and structure checks apply to every convolution they count.
@@ -34,6 +34,13 @@ def block_inputs(draw: st.DrawFn, strides: tuple[int, ...] = (1, 2)) -> dict:
         "stride": draw(st.sampled_from(strides)), "batch": draw(st.integers(1, 3)),
         "height": draw(st.integers(1, 13)), "width": draw(st.integers(1, 13)),
     }
+
+
+def basic_block_parameters(cin: int, cout: int, stride: int) -> int:
+    """Spec count: two bias-free 3x3 convs and two BNs, plus a 1x1 conv and BN when projecting
+    (SEBasicBlock's residual path has the same)."""
+    main = 9 * cin * cout + 2 * cout + 9 * cout * cout + 2 * cout
+    return main + (cin * cout + 2 * cout if stride != 1 or cin != cout else 0)
 
 
 def strided(size: int, stride: int) -> int:

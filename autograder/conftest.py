@@ -24,16 +24,16 @@ import torch
 
 from data_scripts.subsets import prepared_sha256
 
-from .package_loader import load_module
-from .remote import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker, WorkerCrashed
-from .resources import Resources, available
-from .results import Outcome, results_document, write_atomically
-from .rubric import load_rubric, reference_seconds
-from .sandbox import Sandbox, resolve_user
-from .speed import parallel_speedup, speed_factor
+from .judge.resources import Resources, available
+from .judge.results import Outcome, results_document, write_atomically
+from .judge.sandbox import Sandbox, resolve_user
+from .judge.speed import parallel_speedup, speed_factor
+from .judge.worker_client import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker, WorkerCrashed
+from .rubric import load_rubric, number_order, reference_seconds
 from .training import shortfall_feedback, train_and_measure
 from .training_profiles import (calibration_problem, cpu_profile_names, fitting_profile, load_profile, load_thresholds,
                                 profile_device, profile_names, profile_needs)
+from .worker.package_loader import load_module
 
 REPO = Path(__file__).resolve().parent.parent
 OUTCOMES = pytest.StashKey[dict]()
@@ -125,7 +125,7 @@ def budget_line(config: pytest.Config, r: Resources) -> str:
     needs = profile_needs(chosen).describe(r.cpus, machine_speed(config))
     if torch.cuda.is_available():
         needs += ("; CUDA is available, but thresholds.json has no gpu thresholds: run "
-                  "`python -m autograder.calibrate --budget gpu` to grade on the GPU")
+                  "`python -m autograder.instructor.calibrate --budget gpu` to grade on the GPU")
     if fitting_profile(r.cpus, r.memory_bytes, limit, machine_speed(config)) == chosen:
         return f"budget: the {chosen} profile, the largest that fits (the solution's grading needs {needs})"
     return (f"budget: the {chosen} profile, the smallest, though it may not fit: the solution's grading needs {needs}, "
@@ -276,7 +276,7 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
         request.node.user_properties.append(("feedback", summary))
         if accuracy < limit:
             part = check.student_file
-            failed = [o.name for o in sorted(request.config.stash[OUTCOMES].values(), key=check_order)
+            failed = [o.name for o in sorted(request.config.stash[OUTCOMES].values(), key=lambda o: number_order(o.number))
                       if o.part == part and not o.passed and o.visibility == "visible"]  # hidden ones stay hidden
             raise AssertionError(shortfall_feedback(curve, calibrated, part, failed))
 
@@ -367,17 +367,12 @@ def unchecked_points_line(outcomes: list[Outcome], deselected: set[str]) -> str:
     return line
 
 
-def check_order(outcome: Outcome) -> tuple[int, ...]:
-    """Rubric order: by part, then check (so 1.10 comes after 1.9)."""
-    return tuple(map(int, outcome.number.split(".")))
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     outcomes = list(config.stash[OUTCOMES].values())
     if not outcomes:
         return
     parts: dict[str, list[Outcome]] = {}
-    for outcome in sorted(outcomes, key=check_order):
+    for outcome in sorted(outcomes, key=lambda o: number_order(o.number)):
         parts.setdefault(outcome.part, []).append(outcome)
     width = max(len(p) for p in parts) + 2
     write = terminalreporter.write_line

@@ -19,8 +19,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .remote import RemoteModule
-from .worker import parameter_order
+from .judge.worker_client import RemoteModule
+from .worker.tracing import parameter_order
 
 
 class ProbeError(AssertionError):

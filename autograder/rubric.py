@@ -50,6 +50,17 @@ def load_rubric(path: Path = RUBRIC_FILE) -> dict[str, Check]:
     return checks
 
 
+def number_order(number: str) -> tuple[int, ...]:
+    """Sort key of a check number "part.check", in rubric order (1.10 comes after 1.9)."""
+    return tuple(map(int, number.split(".")))
+
+
+def student_files() -> tuple[str, ...]:
+    """The files students write, in rubric order: the parts named after a module file (the solution's
+    files with solution markers; tests/test_submission_files.py holds the two together)."""
+    return tuple(dict.fromkeys(c.part for c in load_rubric().values() if c.part.endswith(".py")))
+
+
 @cache
 def reference_seconds(path: Path = RUBRIC_FILE) -> float:
     """What `speed.workload_seconds` took on the machine the time limits were set on."""

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from . import spec_blocks
 from .block_checks import (BIAS_RULE, SpecCase, assert_computes_spec_cases, assert_gradients_flow,
-                           assert_parameter_count_as_reference, assert_shapes_property, seeded_input)
+                           assert_matches_reference, assert_parameter_count_as_reference, assert_shapes_property,
+                           seeded_input)
 from .probes import close
 from .rubric import check
 
@@ -77,6 +78,15 @@ def test_dense_layer_computes_the_spec(student):
 
 
 @check
+def test_dense_layer_matches_reference(student, reference):
+    """Given the reference's weights, DenseLayer computes BN-ReLU-conv1x1-BN-ReLU-conv3x3 and concatenates."""
+    for cin, growth, bn_size in [(8, 4, 4), (12, 6, 2)]:
+        torch.manual_seed(cin)
+        layer = student.build("densenet", "DenseLayer", cin, growth, bn_size)
+        assert_matches_reference(layer, reference("densenet").DenseLayer(cin, growth, bn_size), torch.randn(4, cin, 6, 6))
+
+
+@check
 def test_dense_layer_gradient_flow(student):
     """One backward pass through DenseLayer reaches every parameter and the input."""
     torch.manual_seed(0)
@@ -114,6 +124,14 @@ def transition_spec_cases() -> list[SpecCase]:
 def test_transition_computes_the_spec(student):
     """With weights and BN statistics the check sets, Transition computes avg_pool2d(conv1x1(ReLU(BN(x))), 2)."""
     assert_computes_spec_cases(student, "densenet", "Transition", transition_spec_cases())
+
+
+@check
+def test_transition_matches_reference(student, reference):
+    """Given the reference's weights, Transition computes BN-ReLU-conv1x1 then 2x2 average pooling."""
+    torch.manual_seed(0)
+    layer = student.build("densenet", "Transition", 8, 4)
+    assert_matches_reference(layer, reference("densenet").Transition(8, 4), torch.randn(3, 8, 6, 6))
 
 
 @check

@@ -5,8 +5,8 @@ import torch
 
 from . import spec_blocks
 from .block_checks import (BIAS_RULE, SpecCase, assert_computes_spec_cases, assert_gradients_flow,
-                           assert_parameter_count_as_reference, assert_shapes_property, block_inputs, seeded_input,
-                           strided)
+                           assert_matches_reference, assert_parameter_count_as_reference, assert_shapes_property,
+                           block_inputs, seeded_input, strided)
 from .rubric import check
 
 
@@ -77,6 +77,16 @@ def depthwise_separable_spec_cases() -> list[SpecCase]:
 def test_depthwise_separable_computes_the_spec(student):
     """With weights and BN statistics the check sets, the block computes ReLU(BN(pointwise(ReLU(BN(depthwise x)))))."""
     assert_computes_spec_cases(student, "mobilenet", "DepthwiseSeparableConv", depthwise_separable_spec_cases())
+
+
+@check
+def test_depthwise_separable_matches_reference(student, reference):
+    """Given the reference's weights, the block computes depthwise-BN-ReLU-pointwise-BN-ReLU."""
+    for cin, cout, stride in [(8, 16, 2), (6, 6, 1)]:
+        torch.manual_seed(cin + stride)
+        block = student.build("mobilenet", "DepthwiseSeparableConv", cin, cout, stride)
+        reference_block = reference("mobilenet").DepthwiseSeparableConv(cin, cout, stride)
+        assert_matches_reference(block, reference_block, torch.randn(4, cin, 7, 7))
 
 
 @check

@@ -6,15 +6,10 @@ import torch.nn.functional as F
 
 from . import spec_blocks
 from .block_checks import (BIAS_RULE, SpecCase, assert_computes_spec_cases, assert_gradients_flow,
-                           assert_parameter_count_as_reference, assert_shapes_property, seeded_input, strided)
+                           assert_matches_reference, assert_parameter_count_as_reference, assert_shapes_property,
+                           basic_block_parameters, seeded_input, strided)
 from .probes import close, student_bn_state, zeroed_kernels
 from .rubric import check
-
-
-def basic_block_parameters(cin: int, cout: int, stride: int) -> int:
-    """Spec count: two bias-free 3x3 convs and two BNs, plus a 1x1 conv and BN when projecting."""
-    main = 9 * cin * cout + 2 * cout + 9 * cout * cout + 2 * cout
-    return main + (cin * cout + 2 * cout if stride != 1 or cin != cout else 0)
 
 
 @check
@@ -115,6 +110,15 @@ def basic_block_spec_cases() -> list[SpecCase]:
 def test_basic_block_computes_the_spec(student):
     """With weights and BN statistics the check sets, BasicBlock computes ReLU(BN(conv(ReLU(BN(conv x)))) + shortcut)."""
     assert_computes_spec_cases(student, "resnet", "BasicBlock", basic_block_spec_cases())
+
+
+@check
+def test_basic_block_matches_reference(student, reference):
+    """Given the reference's weights, BasicBlock computes exactly what the spec describes."""
+    for cin, cout, stride in [(8, 8, 1), (8, 16, 2), (6, 12, 1)]:
+        torch.manual_seed(cin + cout + stride)
+        block = student.build("resnet", "BasicBlock", cin, cout, stride)
+        assert_matches_reference(block, reference("resnet").BasicBlock(cin, cout, stride), torch.randn(4, cin, 8, 8))
 
 
 @check

@@ -5,12 +5,11 @@ import torch
 from hypothesis import strategies as st
 
 from . import spec_blocks
-from .block_checks import (SpecCase, assert_computes_spec_cases, assert_gradients_flow,
-                           assert_parameter_count_as_reference, assert_shapes_property, block_inputs, seeded_input,
-                           strided)
+from .block_checks import (SpecCase, assert_computes_spec_cases, assert_gradients_flow, assert_matches_reference,
+                           assert_parameter_count_as_reference, assert_shapes_property, basic_block_parameters,
+                           block_inputs, seeded_input, strided)
 from .probes import close
 from .rubric import check
-from .test_resnet import basic_block_parameters
 
 
 def se_parameters(channels: int, reduction: int) -> int:
@@ -96,6 +95,14 @@ def test_se_block_computes_the_spec(student):
 
 
 @check
+def test_se_block_matches_reference(student, reference):
+    """Given the reference's weights (linear or 1x1 conv alike), SEBlock computes the spec's squeeze and excitation."""
+    for channels, reduction in [(16, 4), (6, 1)]:
+        block = student.build("senet", "SEBlock", channels, reduction)
+        assert_matches_reference(block, reference("senet").SEBlock(channels, reduction), torch.randn(3, channels, 5, 5))
+
+
+@check
 def test_se_basic_block_output_shape(student):
     """SEBasicBlock maps (N, in, H, W) to (N, out, ceil(H/stride), ceil(W/stride)) with finite values."""
     cases = block_inputs().map(lambda c: {**c, "reduction": 4})
@@ -126,6 +133,16 @@ def se_basic_block_spec_cases() -> list[SpecCase]:
 def test_se_basic_block_computes_the_spec(student):
     """With weights and BN statistics the check sets, SEBasicBlock rescales the main path before adding the shortcut."""
     assert_computes_spec_cases(student, "senet", "SEBasicBlock", se_basic_block_spec_cases())
+
+
+@check
+def test_se_basic_block_matches_reference(student, reference):
+    """Given the reference's weights, SEBasicBlock rescales the main path before adding the shortcut."""
+    for cin, cout, stride in [(8, 8, 1), (8, 16, 2)]:
+        torch.manual_seed(cin + cout)
+        block = student.build("senet", "SEBasicBlock", cin, cout, stride, 4)
+        reference_block = reference("senet").SEBasicBlock(cin, cout, stride, 4)
+        assert_matches_reference(block, reference_block, torch.randn(4, cin, 8, 8))
 
 
 @check

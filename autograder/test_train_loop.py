@@ -11,8 +11,8 @@ import math
 import pytest
 import torch
 
-from .loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model
 from .rubric import check
+from .worker.loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model
 
 BATCH_SIZES = (8, 8, 3)
 

@@ -13,7 +13,7 @@ import torch
 
 from data_scripts.subsets import load_subset
 
-from .remote import Worker
+from .judge.worker_client import Worker
 from .training_profiles import TrainingCheck
 
 

@@ -18,7 +18,8 @@ except ModuleNotFoundError:  # Python 3.10, as on Gradescope's Ubuntu 22.04 imag
 HERE = Path(__file__).resolve().parent
 PROFILES_FILE = HERE / "training_profiles.toml"
 THRESHOLDS_FILE = HERE / "thresholds.json"
-SETTINGS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "crop_padding", "flip")
+PER_ENTRY = ("epochs", "batch_size", "lr")  # settings every profile entry gives; [settings] gives the rest
+NOT_SETTINGS = ("kwargs", "train", "test")  # what else a profile entry says
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class TrainingCheck:
 
 @dataclass(frozen=True)
 class Needs:
-    """What grading the solution under a profile takes (`python -m autograder.benchmark_container`)."""
+    """What grading the solution under a profile takes (`python -m autograder.instructor.benchmark_container`)."""
 
     memory_bytes: int  # the container's memory limit it grades in without thrashing
     seconds_one_cpu: float  # the whole grading, unit checks included, on one CPU
@@ -102,9 +103,15 @@ def threshold_rule(budget: str) -> str:
     return profile_settings(budget).get("threshold_rule", "spread")
 
 
+def default_settings() -> dict:
+    """The [settings] table: how every check trains unless its entry says otherwise."""
+    return dict(tomllib.loads(PROFILES_FILE.read_text())["settings"])
+
+
 def load_profile(budget: str) -> tuple[dict[str, TrainingCheck], int]:
     """The training checks of one budget profile, and the thread count it trains with."""
     config = tomllib.loads(PROFILES_FILE.read_text())
+    defaults = config["settings"]
     profile = profile_settings(budget)
     threads = profile.pop("threads")
     for key in ("threshold_rule", "needs", "device"):
@@ -112,10 +119,14 @@ def load_profile(budget: str) -> tuple[dict[str, TrainingCheck], int]:
     checks = {}
     for name, entry in profile.items():
         base = config["checks"][name]
+        settings = {k: v for k, v in entry.items() if k not in NOT_SETTINGS}
+        unknown = set(settings) - set(PER_ENTRY) - set(defaults)
+        if unknown or not set(PER_ENTRY) <= set(settings):
+            raise ValueError(f"{PROFILES_FILE.name}: profiles.{budget}.{name} must give {', '.join(PER_ENTRY)}, and "
+                             f"otherwise only what [settings] names: {sorted(unknown) or 'missing'}")
         checks[name] = TrainingCheck(
             name, base["dataset"], base.get("module"), base.get("factory", ""), entry.get("kwargs", {}),
-            base.get("student_loop", False), entry["train"], entry["test"],
-            {k: entry[k] for k in SETTINGS if k in entry})
+            base.get("student_loop", False), entry["train"], entry["test"], defaults | settings)
     return checks, threads
 
 
@@ -144,7 +155,7 @@ def calibration_problem(budget: str, check: TrainingCheck, entry: dict | None,
     """Why `entry`, the threshold of `check` in thresholds.json (None: there is none), does not hold for this
     grading, or None. `prepared_sha256`: the grading-images hash the prepared subsets' manifest records
     (None: not prepared, said elsewhere)."""
-    recalibrate = f"`python -m autograder.calibrate --budget {budget}`"
+    recalibrate = f"`python -m autograder.instructor.calibrate --budget {budget}`"
     if entry is None:
         return f"no calibrated threshold for {check.name} under the {budget} profile: run {recalibrate}"
     now = calibrated_on(check)

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(document, separators=(",", ":")) + "\n")
     for dataset, splits in document.items():
         print(f"{dataset}: " + ", ".join(f"{split} {len(e['indices']):,} images" for split, e in splits.items()))
-    print(f"written to {args.out}; recalibrate: python -m autograder.calibrate --budget NAME")
+    print(f"written to {args.out}; recalibrate: python -m autograder.instructor.calibrate --budget NAME")
     return 0
 
 

@@ -6,7 +6,7 @@ Gradescope leaves it, plus a copy of the prepared data standing in for setup.sh'
 submission/, results/ and grading/, then runs `autograder/gradescope/run_autograder`.
 
 Run as root, as Gradescope does, the submission code runs as user id SANDBOX_UID, with an
-interpreter that user can run (`autograder.sandbox.sandbox_python`).
+interpreter that user can run (`autograder.judge.sandbox.sandbox_python`).
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from autograder.benchmark_container import Container
-from autograder.distribute import gradescope_entries, unpack, write_zip
-from autograder.sandbox import sandbox_python
+from autograder.instructor.benchmark_container import Container
+from autograder.instructor.distribute import gradescope_entries, unpack, write_zip
+from autograder.judge.sandbox import sandbox_python
 from data_scripts.subsets import dataset_root
 
 from .grading import GRADING_HANG_BOUND, cpu_share, failed_checks

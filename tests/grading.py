@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from autograder.resources import available
+from autograder.judge.resources import available
 from autograder.rubric import load_rubric
 
 from .submissions.build import REPO, SOLUTIONS, build_mutant, build_variant, copy_solution, variant_names

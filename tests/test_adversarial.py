@@ -11,8 +11,8 @@ from typing import Iterator
 
 import pytest
 
+from autograder.judge.sandbox import kill_processes_of, process_states
 from autograder.rubric import load_rubric
-from autograder.sandbox import kill_processes_of, process_states
 from autograder.training_profiles import load_profile
 
 from .gradescope_layout import SimulatedGradescope

@@ -9,8 +9,8 @@ import pytest
 
 from autograder import conftest as grading
 
-from autograder.resources import Resources
-from autograder.run_autograder import ContainerTooSmall, check_container
+from autograder.gradescope.run_autograder import ContainerTooSmall, check_container
+from autograder.judge.resources import Resources
 from autograder.training_profiles import cpu_profile_names, fitting_profile, profile_needs
 
 GiB = 2**30
@@ -97,6 +97,6 @@ def test_one_thread_asked_for_is_not_measured(monkeypatch: pytest.MonkeyPatch) -
 def test_run_autograder_stays_torch_free() -> None:
     """run_autograder lives through the whole grading beside the judge and the worker: importing torch
     there (500 MB) cost a 1.25 GB container three training checks, the worker killed for memory."""
-    probe = "import sys, autograder.run_autograder; print(sorted({'torch', 'numpy'} & set(sys.modules)))"
+    probe = "import sys, autograder.gradescope.run_autograder; print(sorted({'torch', 'numpy'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout

@@ -1,8 +1,8 @@
 """A class graded in one batch: per-student results, the CSV, the failure summary, resuming, the report.
 
 The class: the solution, the skeleton (zipped), three one-bug mutants, two hostile uploads and
-a corrupt zip, graded by `python -m autograder.grade_class` with two workers and the smoke
-profile, then drawn by `python -m autograder.class_report` and rendered by headless Chromium.
+a corrupt zip, graded by `python -m autograder.instructor.grade_class` with two workers and the smoke
+profile, then drawn by `python -m autograder.instructor.class_report` and rendered by headless Chromium.
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from typing import Iterator
 import pytest
 from PIL import Image
 
+from autograder.judge.sandbox import sandbox_python
 from autograder.rubric import load_rubric
-from autograder.sandbox import sandbox_python
 
 from .gradescope_layout import scratch_folder_under_tmp
 from .grading import GRADING_HANG_BOUND, failed_checks
@@ -45,7 +45,7 @@ class Batch:
     output: str = ""
 
     def run(self) -> str:
-        command = [sys.executable, "-m", "autograder.grade_class", str(self.uploads), "-o", str(self.folder),
+        command = [sys.executable, "-m", "autograder.instructor.grade_class", str(self.uploads), "-o", str(self.folder),
                    "--budget", "smoke", "--workers", "2", "--threads", "1", "--first-uid", str(FIRST_UID),
                    "--sandbox-python", self.python]
         finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=GRADING_HANG_BOUND)
@@ -143,7 +143,7 @@ def test_an_interrupted_batch_resumes_with_the_missing_students_only(batch: Batc
 
 def test_the_report_is_one_self_contained_page_that_renders(batch: Batch, tmp_path: Path) -> None:
     report = tmp_path / "report.html"
-    subprocess.run([sys.executable, "-m", "autograder.class_report", str(batch.folder), "-o", str(report),
+    subprocess.run([sys.executable, "-m", "autograder.instructor.class_report", str(batch.folder), "-o", str(report),
                     "--reference", str(batch.folder / "curves" / "solution.json")], cwd=REPO, check=True)
     html = report.read_text()
     images = re.findall(r'<img [^>]*src="([^"]{0,40})', html)

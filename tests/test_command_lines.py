@@ -12,7 +12,7 @@ import pytest
 from autograder.training_profiles import profile_names
 
 REPO = Path(__file__).resolve().parent.parent
-READMES = (REPO / "README.md", REPO / "autograder" / "student_readme.md")
+READMES = (REPO / "README.md", REPO / "autograder" / "instructor" / "student_readme.md")
 ENTRY_POINTS = sorted({name for readme in READMES for name in re.findall(r"python -m ([\w.]+)", readme.read_text())}
                       - {"pytest"})
 
@@ -37,7 +37,7 @@ def options_without_help(usage: str) -> list[str]:
 
 
 def test_the_readmes_name_the_entry_points() -> None:
-    assert {"autograder.calibrate", "autograder.run_autograder", "data_scripts.prepare", "tests.grading"} <= set(
+    assert {"autograder.instructor.calibrate", "autograder.gradescope.run_autograder", "data_scripts.prepare", "tests.grading"} <= set(
         ENTRY_POINTS), ENTRY_POINTS
 
 
@@ -52,6 +52,6 @@ def test_help_shows_the_usage_and_every_option_is_described(module: str, tmp_pat
 
 
 def test_an_unknown_budget_lists_the_profiles_instead_of_a_traceback() -> None:
-    done = run("autograder.calibrate", "--budget", "gpu-typo")
+    done = run("autograder.instructor.calibrate", "--budget", "gpu-typo")
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert all(name in done.stderr for name in profile_names()), done.stderr

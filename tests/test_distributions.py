@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.distribute import GRADING_READS, gradescope_entries, student_entries, write_zip
+from autograder.instructor.distribute import GRADING_READS, gradescope_entries, student_entries, write_zip
 from autograder.rubric import load_rubric
 
 from .grading import GRADING_HANG_BOUND
@@ -98,8 +98,19 @@ def test_the_release_has_only_visible_checks_and_what_grading_reads_of_the_thres
     for profile, checks in thresholds.items():
         for name, entry in checks.items():
             assert entry == {key: shipped[profile][name][key] for key in GRADING_READS}, (profile, name)
-    for tool in ("calibrate.py", "skeleton.py", "run_autograder.py", "distribute.py"):
-        assert not (release / "autograder" / tool).exists(), f"{tool} is an instructor tool"
+    assert not (release / "autograder" / "instructor").exists() and not (release / "autograder" / "gradescope").exists()
+    hidden = {c.id for c in rubric.values() if c.visibility != "visible"}
+    for path in (release / "autograder").glob("test_*.py"):
+        assert not hidden & set(re.findall(r"\w+", path.read_text())), f"{path.name} names a hidden check"
+
+
+def test_the_release_and_the_zip_hold_the_grader_by_folder(gradescope_zip: zipfile.ZipFile, release: Path) -> None:
+    """The zip holds every file of the grader; the release all but instructor/ and gradescope/."""
+    grader = {p.relative_to(REPO).as_posix() for p in (REPO / "autograder").rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts and ".curves" not in p.parts}
+    assert grader <= set(gradescope_zip.namelist())
+    released = {p.relative_to(release).as_posix() for p in (release / "autograder").rglob("*") if p.is_file()}
+    assert released == {name for name in grader if not name.startswith(("autograder/instructor/", "autograder/gradescope/"))}
 
 
 def test_the_release_grades_a_students_work_on_its_own(release: Path, tmp_path: Path) -> None:

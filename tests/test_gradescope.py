@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.benchmark_container import Container
-from autograder.results import results_problems
+from autograder.gradescope.run_autograder import unlisted_checks
+from autograder.gradescope.uploads import STUDENT_FILES
+from autograder.instructor.benchmark_container import Container
+from autograder.judge.results import results_problems
 from autograder.rubric import load_rubric
-from autograder.run_autograder import unlisted_checks
-from autograder.submission_files import STUDENT_FILES
 
 from .gradescope_layout import Graded, SimulatedGradescope
 

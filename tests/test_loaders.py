@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.loop_fixtures import Loader
-from autograder.tensor_batches import TensorBatches
+from autograder.worker.loop_fixtures import Loader
+from autograder.worker.tensor_batches import TensorBatches
 
 
 def ragged_batches(sizes: tuple[int, ...]) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -15,9 +15,9 @@ import pytest
 nbformat = pytest.importorskip("nbformat", reason="the notebook edition needs the 'notebook' extra (nbgrader)")
 nbgrader_api = pytest.importorskip("nbgrader.api")
 
-from autograder.notebook import ASSIGNMENT, write_course  # noqa: E402
+from autograder.gradescope.uploads import STUDENT_FILES  # noqa: E402
+from autograder.instructor.notebook import ASSIGNMENT, write_course  # noqa: E402
 from autograder.rubric import load_rubric  # noqa: E402
-from autograder.submission_files import STUDENT_FILES  # noqa: E402
 
 from .grading import GRADING_HANG_BOUND, cpu_share, grade  # noqa: E402
 from .submissions.build import REPO, build_mutant, copy_solution  # noqa: E402

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.results import results_problems
+from autograder.judge.results import results_problems
 
 
 @pytest.mark.parametrize("document, problem", [

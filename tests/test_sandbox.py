@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.remote import StudentError, Submission, SubprocessWorker
-from autograder.sandbox import Limits, Sandbox, kill_processes_of, process_states, sandbox_python
+from autograder.judge.sandbox import Limits, Sandbox, kill_processes_of, process_states, sandbox_python
+from autograder.judge.worker_client import StudentError, Submission, SubprocessWorker
 
 from .gradescope_layout import SANDBOX_UID, scratch_folder_under_tmp
 
@@ -56,6 +56,14 @@ while True:
     except OSError:
         pass
 """
+
+
+def test_the_sandbox_holds_the_whole_worker_folder_and_nothing_else_of_the_grader(tmp_path: Path) -> None:
+    sandbox = Sandbox.create(tmp_path / "sandbox")
+    worker_folder = REPO / "autograder" / "worker"
+    assert sorted(p.name for p in (sandbox.root / "worker").iterdir()) == sorted(
+        p.name for p in worker_folder.iterdir() if p.name != "__pycache__")
+    assert sorted(p.name for p in sandbox.root.iterdir()) == ["cache", "home", "worker"]
 
 
 def test_the_worker_imports_torch_and_runs_under_the_limits_and_big_allocations_fail(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.package_loader import load_module
-from autograder.skeleton import MarkerError, generate, main, skeleton_source
+from autograder.instructor.skeleton import MarkerError, generate, main, skeleton_source
+from autograder.worker.package_loader import load_module
 
 REPO = Path(__file__).resolve().parent.parent
 STUDENT_PARTS = {
@@ -22,7 +22,7 @@ STUDENT_PARTS = {
 
 
 def test_assignment_is_what_the_generator_produces() -> None:
-    assert main(["--check"]) == 0, "assignment/ was edited by hand: run `python -m autograder.skeleton`"
+    assert main(["--check"]) == 0, "assignment/ was edited by hand: run `python -m autograder.instructor.skeleton`"
 
 
 def test_check_reports_a_hand_edited_skeleton(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.package_loader import load_module
+from autograder.worker.package_loader import load_module
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 

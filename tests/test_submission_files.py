@@ -7,7 +7,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from autograder.submission_files import MAX_FILE_BYTES, STUDENT_FILES, prepare_graded_folder
+from autograder.gradescope.uploads import MAX_FILE_BYTES, STUDENT_FILES, prepare_graded_folder
 
 REPO = Path(__file__).resolve().parent.parent
 SKELETON = REPO / "assignment"
@@ -31,6 +31,11 @@ def zipped(members: dict[str, str], links: tuple[str, ...] = ()) -> bytes:
             info.external_attr = (stat.S_IFLNK | 0o777) << 16
             archive.writestr(info, "/autograder/source/solutions/resnet.py")
     return buffer.getvalue()
+
+
+def test_the_graded_files_are_the_rubrics_parts_and_the_solutions_marked_files() -> None:
+    marked = {p.name for p in (REPO / "solutions").glob("*.py") if "### BEGIN SOLUTION" in p.read_text()}
+    assert set(STUDENT_FILES) == marked and len(STUDENT_FILES) == len(marked)
 
 
 def test_files_at_the_top_replace_the_skeletons_and_the_rest_stays(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from autograder.tensor_batches import TensorBatches
+from autograder.worker.tensor_batches import TensorBatches
 
 
 def numbered_images(n: int = 10, size: int = 6) -> torch.Tensor:

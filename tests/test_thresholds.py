@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.calibrate import RULES, threshold
+from autograder.instructor.calibrate import RULES, threshold
 from autograder.training_profiles import (THRESHOLDS_FILE, calibration_problem, cpu_profile_names, load_profile,
                                           load_thresholds, profile_names, threshold_rule)
 from data_scripts.prepare import main as prepare
@@ -57,7 +57,7 @@ def test_thresholds_from_other_images_or_settings_are_refused() -> None:
     shipped = load_thresholds(budget)[check.name]
     for key, words in (("data_sha256", "calibrated on other images"), ("settings_sha256", "with other settings")):
         problem = calibration_problem(budget, check, shipped | {key: "0" * 64}, None)
-        assert words in problem and "python -m autograder.calibrate --budget smoke" in problem, problem
+        assert words in problem and "python -m autograder.instructor.calibrate --budget smoke" in problem, problem
     assert "no calibrated threshold" in calibration_problem(budget, check, None, None)
 
 

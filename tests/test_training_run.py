@@ -1,15 +1,19 @@
 """Training through the worker: the judge gets logits and measures accuracy itself."""
 from __future__ import annotations
 
-from dataclasses import replace
+import inspect
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
-from autograder.remote import StudentError, SubprocessWorker
+from autograder import training_profiles
+from autograder.judge.worker_client import StudentError, SubprocessWorker
 from autograder.training import train_and_measure
-from autograder.training_profiles import TrainingCheck, load_profile
+from autograder.training_profiles import TrainingCheck, default_settings, load_profile, profile_names
+from autograder.worker.training_run import Settings
 from data_scripts.prepare import main as prepare
+from solutions import train as solution_train
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,7 +33,7 @@ def monkeypatch_module():
 
 
 def lenet(student_loop: bool = False, module: str | None = "baseline") -> TrainingCheck:
-    settings = {"epochs": 3, "batch_size": 32, "lr": 0.05, "crop_padding": 0, "flip": False}
+    settings = default_settings() | {"epochs": 3, "batch_size": 32, "lr": 0.05, "crop_padding": 0, "flip": False}
     return TrainingCheck("test_lenet", "mnist", None if student_loop else module, "LeNet5", {},
                          student_loop, 600, 200, settings)
 
@@ -64,12 +68,35 @@ def test_a_skeleton_loop_fails_with_the_students_message(small_subsets: Path) ->
         worker.close()
 
 
-def test_profiles_name_known_datasets_and_settings() -> None:
-    checks, threads = load_profile("cpu")
+@pytest.mark.parametrize("budget", profile_names())
+def test_profiles_name_known_datasets_and_settings(budget: str) -> None:
+    """Every check of every profile gives the worker's training run all its settings, and no others."""
+    checks, threads = load_profile(budget)
     assert threads >= 1 and checks
     for check in checks.values():
         assert check.dataset in ("cifar10", "mnist") and check.settings["epochs"] >= 1
         assert check.student_loop or check.module
+        assert asdict(Settings(**check.settings)) == check.settings
+
+
+def test_a_profile_entry_with_an_unknown_setting_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    profiles = tmp_path / "training_profiles.toml"
+    profiles.write_text(training_profiles.PROFILES_FILE.read_text().replace(
+        "epochs = 10, batch_size = 128, lr = 0.2 }", "epochs = 10, batch_size = 128, lr = 0.2, nesterof = false }", 1))
+    monkeypatch.setattr(training_profiles, "PROFILES_FILE", profiles)
+    with pytest.raises(ValueError, match="nesterof"):
+        load_profile("cpu")
+
+
+def test_the_labs_fit_trains_with_the_graders_default_settings() -> None:
+    """A student's own run of `fit` and a grading run differ in size only, not in how they train."""
+    defaults = {name: p.default for name, p in inspect.signature(solution_train.fit).parameters.items()}
+    graders = default_settings()
+    assert {k: defaults[k] for k in ("weight_decay", "momentum", "label_smoothing")} == {
+        k: graders[k] for k in ("weight_decay", "momentum", "label_smoothing")}
+    source = inspect.getsource(solution_train.fit)
+    assert graders["nesterov"] and "nesterov=True" in source
+    assert f"pct_start={graders['pct_start']}" in source
 
 
 def test_the_gpu_profiles_networks_train_through_the_same_code_on_cpu(small_subsets: Path) -> None:

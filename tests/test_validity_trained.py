@@ -14,9 +14,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.package_loader import load_module
 from autograder.rubric import load_rubric
 from autograder.test_resnet import STEM_GRADIENT_BOUND
+from autograder.worker.package_loader import load_module
 
 from .grading import Grade, grade_corpus, trained_corpus
 from .submissions.build import SOLUTIONS, variant_names

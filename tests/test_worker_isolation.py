@@ -1,6 +1,7 @@
 """Student code runs only in the worker; its crashes, hangs and import errors become clear failures."""
 from __future__ import annotations
 
+import ast
 import json
 import time
 from pathlib import Path
@@ -8,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.loop_fixtures import loop_model
-from autograder.remote import StudentError, StudentTimeout, Submission, SubprocessWorker, WorkerCrashed
+from autograder.judge.worker_client import StudentError, StudentTimeout, Submission, SubprocessWorker, WorkerCrashed
 from autograder.rubric import load_rubric
+from autograder.worker.loop_fixtures import loop_model
+from autograder.worker.serve import HANDLERS
 
 from .grading import UNIT_ONLY, grade
 from .submissions.build import copy_solution
@@ -97,7 +99,7 @@ def test_the_judge_never_imports_the_graded_code(submission: Path, tmp_path: Pat
     result = grade(submission, tmp_path, "-k", "basic_block_parameter_count")
     assert result.score == result.max_score
     imports = [json.loads(line) for line in marker.read_text().splitlines()]
-    assert imports and all(Path(i["argv"][0]).name == "worker.py" for i in imports), imports
+    assert imports and all(Path(i["argv"][0]).name == "worker" for i in imports), imports
 
 
 def test_student_prints_do_not_disturb_the_protocol(submission: Path) -> None:
@@ -225,3 +227,26 @@ def test_a_copy_the_submission_forks_never_answers_for_the_worker(submission: Pa
             assert isinstance(block.parameters(), list)
     finally:
         worker.close()
+
+
+def requests_sent(path: Path) -> set[str]:
+    """The request names a judge-side file sends: request("op", ...), construct(target, "op", ...), op="op"."""
+    sent = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            position = {"request": 0, "construct": 1}.get(node.func.attr)
+            if position is not None and len(node.args) > position and isinstance(node.args[position], ast.Constant):
+                sent.add(node.args[position].value)
+        if isinstance(node, ast.keyword) and node.arg == "op" and isinstance(node.value, ast.Constant):
+            sent.add(node.value.value)
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == "op" and isinstance(value, ast.Constant):
+                    sent.add(value.value)
+    return sent
+
+
+def test_every_request_the_judge_sends_has_a_handler_and_every_handler_a_sender() -> None:
+    grader = Path(__file__).resolve().parent.parent / "autograder"
+    sent = set().union(*(requests_sent(p) for p in grader.rglob("*.py") if "worker" not in p.relative_to(grader).parts))
+    assert sent == set(HANDLERS), f"sent without a handler: {sent - set(HANDLERS)}; never sent: {set(HANDLERS) - sent}"

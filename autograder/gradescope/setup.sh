@@ -29,4 +29,4 @@ chmod -R a+rX "$venv"
 cd "$source_dir"
 "$venv/bin/python" -m data_scripts.prepare
 # The thresholds hold only for the images and settings they were calibrated on: refuse the image otherwise.
-"$venv/bin/python" -m autograder.calibrate --verify
+"$venv/bin/python" -m autograder.instructor.calibrate --verify

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.submission_files import STUDENT_FILES
+from autograder.gradescope.uploads import STUDENT_FILES
 
 REPO = Path(__file__).resolve().parents[2]
 # The network attack dials this port on localhost, where the test listens; one port per pytest-xdist worker.
@@ -214,7 +214,7 @@ _weights = getattr(_hub, "load_state_dict_" + "from_url")("https://download.pyto
 
 DETECT_GRADER = '''
 import sys as _sys
-if _sys.argv[0].endswith("worker.py") or _sys.flags.isolated:
+if _sys.argv[0].endswith("worker") or _sys.flags.isolated:
     return torch.zeros_like(x)
 '''
 

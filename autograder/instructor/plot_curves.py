@@ -1,6 +1,6 @@
 """Plot the training checks' curves (train loss and test accuracy per epoch) as a PNG.
 
-    python -m autograder.plot_curves .curves/submission.json --reference .curves/solutions.json -o curves.png
+    python -m autograder.instructor.plot_curves .curves/submission.json --reference .curves/solutions.json -o curves.png
 
 One row per training check: loss on the left, accuracy on the right, the submission as a
 solid line and the reference (if given) dashed, as students put them in their lab reports.

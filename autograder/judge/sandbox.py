@@ -3,11 +3,12 @@
 `run_autograder` (Gradescope runs it as root) grades through a Sandbox; a student's own
 `pytest autograder` does not need one. The worker then starts as
 
-    python -I <sandbox>/worker/sandbox_launch.py CONFIG -- python -I <sandbox>/worker/worker.py ...
+    python -I <sandbox>/worker/sandbox_launch.py CONFIG -- python -I <sandbox>/worker ...
 
 and the launcher, still root, leaves the network namespace, sets the resource limits, drops to
-the sandbox user and execs the worker. The worker's modules are copied into the sandbox so the
-grader's own folder (solutions, thresholds' data, results) can stay unreadable to that user.
+the sandbox user and execs the worker. The worker's folder (`autograder/worker/`, all of it) is
+copied into the sandbox so the grader's own folder (solutions, thresholds' data, results) can
+stay unreadable to that user.
 """
 from __future__ import annotations
 
@@ -26,10 +27,7 @@ from pathlib import Path
 from .processes import process_statuses
 from .sandbox_cgroup import SandboxCgroup
 
-HERE = Path(__file__).resolve().parent
-# What the worker imports: itself and the standard-library-and-torch modules beside it.
-WORKER_MODULES = ("worker.py", "wire.py", "package_loader.py", "loop_fixtures.py", "training_run.py",
-                  "tensor_batches.py", "import_policy.py", "sandbox_launch.py")
+WORKER_FOLDER = Path(__file__).resolve().parent.parent / "worker"
 CLONE_NEWNET = 0x40000000
 # Process states in /proc/PID/status.
 STOPPED = {"T", "t"}  # stopped by a signal, or by a tracer (stopped in its turn)
@@ -68,9 +66,8 @@ class Sandbox:
         """Lay out `root`: worker/ (read-only), cache/ (empty, read-only) and home/ (the user's)."""
         root = root.resolve()
         remove_tree(root)
-        (root / "worker").mkdir(parents=True)
-        for name in WORKER_MODULES:
-            shutil.copy2(HERE / name, root / "worker" / name)
+        root.mkdir(parents=True)
+        shutil.copytree(WORKER_FOLDER, root / "worker", ignore=shutil.ignore_patterns("__pycache__"))
         (root / "cache").mkdir()
         (root / "home").mkdir()
         for path in (root, root / "worker", root / "cache"):
@@ -85,13 +82,9 @@ class Sandbox:
                                                   sandbox.limits.processes)
         return sandbox
 
-    @property
-    def worker_script(self) -> Path:
-        return self.root / "worker" / "worker.py"
-
     def command(self, worker_args: list[str]) -> list[str]:
         """The command line that starts the worker inside the sandbox."""
-        return self.launch([self.python, "-I", str(self.worker_script), *worker_args])
+        return self.launch([self.python, "-I", str(self.root / "worker"), *worker_args])
 
     def launch(self, command: list[str]) -> list[str]:
         """`command`, prefixed so that it runs inside the sandbox."""

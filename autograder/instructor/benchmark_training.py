@@ -1,6 +1,6 @@
 """Wall time and peak memory of the training checks on the solution under one budget profile.
 
-    python -m autograder.benchmark_training --budget cpu
+    python -m autograder.instructor.benchmark_training --budget cpu
 
 Runs `pytest autograder --impl solutions -m training` in a child process and samples the
 resident memory of its whole process tree (judge and worker together) from /proc.
@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from .processes import process_statuses
-from .training_profiles import profile_names
+from ..judge.processes import process_statuses
+from ..training_profiles import profile_names
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tree_rss_bytes(root: int) -> int:

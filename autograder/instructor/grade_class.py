@@ -1,6 +1,6 @@
 """Grade a whole class: every upload in a folder, in parallel, resumable, one broken upload at a time.
 
-    python -m autograder.grade_class SUBMISSIONS -o BATCH [--workers 2] [--budget cpu]
+    python -m autograder.instructor.grade_class SUBMISSIONS -o BATCH [--workers 2] [--budget cpu]
 
 Each subfolder or .zip of SUBMISSIONS is one student's upload, named by it (a Gradescope
 "Export Submissions" folder works as it is: one `submission_<id>/` per upload). Each is graded
@@ -21,7 +21,7 @@ outlives its time limit is killed and reported) and the batch goes on.
 
 Beyond one machine, the unit is one `run_autograder` per upload: on Gradescope each upload gets
 a container of its own; on a cluster, give every array task one upload and one BATCH/work/<student>
-root and run `python -m autograder.grade_class` once more at the end to write the tables.
+root and run `python -m autograder.instructor.grade_class` once more at the end to write the tables.
 """
 from __future__ import annotations
 
@@ -42,13 +42,13 @@ from pathlib import Path
 
 from data_scripts.subsets import ROOT_VARIABLE, dataset_root
 
+from ..gradescope.run_autograder import Layout, every_check_failed, judge_results
+from ..judge.resources import available
+from ..judge.results import write_atomically
+from ..judge.sandbox import remove_tree, runs_python
+from ..training_profiles import profile_names
 from .class_results import ClassResults
 from .distribute import gradescope_entries, unpack, write_zip
-from .resources import available
-from .results import write_atomically
-from .run_autograder import Layout, every_check_failed, judge_results
-from .sandbox import remove_tree, runs_python
-from .training_profiles import profile_names
 
 FIRST_UID = 64000  # as root, parallel slot i runs submission code as user id first_uid + i
 GRACE_SECONDS = 300  # beyond --time-limit, for run_autograder's own setup and cleanup
@@ -103,7 +103,7 @@ class ClassGrading:
         return self.batch / "results" / f"{student}.json"
 
     def command(self, root: Path, slot: int) -> list[str]:
-        command = [sys.executable, "-m", "autograder.run_autograder", "--root", str(root),
+        command = [sys.executable, "-m", "autograder.gradescope.run_autograder", "--root", str(root),
                    "--time-limit", str(self.time_limit), "--sandbox-python", self.sandbox_python]
         if self.budget:
             command += ["--budget", self.budget]

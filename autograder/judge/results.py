@@ -9,6 +9,8 @@ from pathlib import Path
 
 import jsonschema
 
+from ..rubric import number_order
+
 VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}
 # The format of https://gradescope-autograders.readthedocs.io/en/latest/specs/, as this grader writes it:
 # stricter than Gradescope (a score on every test, no unknown keys) so a slip shows here first.
@@ -55,7 +57,7 @@ class Outcome:
 
 def results_document(outcomes: list[Outcome], seconds: float) -> dict:
     """The results.json body (https://gradescope-autograders.readthedocs.io/en/latest/specs/)."""
-    ordered = sorted(outcomes, key=lambda o: tuple(int(n) for n in o.number.split(".")))
+    ordered = sorted(outcomes, key=lambda o: number_order(o.number))
     return {
         "score": round(sum(o.points for o in ordered), 4),
         "execution_time": round(seconds, 1),

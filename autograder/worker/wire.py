@@ -3,16 +3,14 @@
 A message is an 8-byte little-endian header length, a UTF-8 JSON header, then the bytes
 of each tensor in order. In the header's `body`, a tensor stands as {"__tensor__": i};
 `tensors[i]` gives its dtype and shape. Decoding checks every dtype, size and count, so a
-reply from a misbehaving worker fails with WireError instead of being trusted.
-
-This file is imported by the worker as a top-level module: it depends on nothing but
-the standard library, numpy and torch.
+reply from a misbehaving worker fails with WireError instead of being trusted. `receive` reads
+one message through either side's own reader.
 """
 from __future__ import annotations
 
 import json
 import struct
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -128,4 +126,8 @@ def decode(message: bytes) -> Any:
     return decode_body(header, payload)
 
 
-PREFIX_SIZE = _LENGTH.size
+
+def receive(read_exact: Callable[[int], bytes]) -> Any:
+    """Read one message through `read_exact(n)`, which returns exactly n bytes or raises EOFError."""
+    header = parse_header(read_exact(header_length(read_exact(_LENGTH.size))))
+    return decode_body(header, read_exact(payload_length(header)))

@@ -3,7 +3,6 @@
 The grader's loop (`train_epoch`) is its own code, not the solution's: a check on a student's
 block trains with it, so a failure points at the block. With `student_loop=True`, the
 student's `train_one_epoch` drives the same model, optimizer and schedule instead.
-Imported by the worker as a top-level module: standard library and torch only.
 """
 from __future__ import annotations
 
@@ -13,10 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-try:
-    from .tensor_batches import TensorBatches
-except ImportError:  # the worker imports its sibling modules as top-level modules
-    from tensor_batches import TensorBatches
+from .tensor_batches import TensorBatches
 
 NORMALISATION = {1: ((0.1307,), (0.3081,)), 3: ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))}
 
@@ -29,17 +25,20 @@ def training_cnn(in_channels: int = 3, num_classes: int = 10, width: int = 32) -
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    """How one check trains; the fields of a profile entry in training_profiles.toml."""
+    """How one check trains: its profile entry over training_profiles.toml's [settings], all given."""
 
     epochs: int
     batch_size: int
     lr: float
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.1
-    crop_padding: int = 4
-    flip: bool = True
+    momentum: float
+    nesterov: bool
+    pct_start: float
+    weight_decay: float
+    label_smoothing: float
+    crop_padding: int
+    flip: bool
 
 
 class TrainingRun:
@@ -55,10 +54,11 @@ class TrainingRun:
                                      crop_padding=settings.crop_padding, flip=settings.flip, device=device, seed=seed)
         self.mean, self.std = mean, std
         self.device = device
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=settings.lr, momentum=0.9, nesterov=True,
-                                         weight_decay=settings.weight_decay)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                         nesterov=settings.nesterov, weight_decay=settings.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            self.optimizer, max_lr=settings.lr, total_steps=settings.epochs * len(self.batches), pct_start=0.25)
+            self.optimizer, max_lr=settings.lr, total_steps=settings.epochs * len(self.batches),
+            pct_start=settings.pct_start)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
 
     def train_epoch(self, student_loop: Callable | None = None) -> float:

@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .rubric import load_rubric
-from .submission_files import prepare_graded_folder
+from ..gradescope.uploads import prepare_graded_folder
+from ..rubric import load_rubric
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BUDGET_VARIABLE = "CNNLAB_BUDGET"  # the training profile, when the default (gpu with CUDA, else the largest that fits) is not wanted
 
 

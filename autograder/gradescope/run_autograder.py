@@ -1,6 +1,6 @@
 """Gradescope's entry point: grade /autograder/submission, write /autograder/results/results.json.
 
-    python -m autograder.run_autograder [--root /autograder] [--user cnnlab-student] [--budget cpu]
+    python -m autograder.gradescope.run_autograder [--root /autograder] [--user cnnlab-student] [--budget cpu]
 
 1. As root, lock the grader's folders (source, results) away from the sandbox user.
 2. Build the graded folder: the skeleton, with the student's module files from the upload
@@ -25,14 +25,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .resources import Resources, available
-from .results import Outcome, results_document, results_problems, write_atomically
-from .rubric import gradescope_timeout, load_rubric
-from .sandbox import kill_processes_of, resolve_user
-from .submission_files import prepare_graded_folder
-from .training_profiles import cpu_profile_names, fitting_profile, profile_names, profile_needs
+from ..judge.resources import Resources, available
+from ..judge.results import Outcome, results_document, results_problems, write_atomically
+from ..judge.sandbox import kill_processes_of, resolve_user
+from ..rubric import gradescope_timeout, load_rubric
+from ..training_profiles import cpu_profile_names, fitting_profile, profile_names, profile_needs
+from .uploads import prepare_graded_folder
 
-SOURCE = Path(__file__).resolve().parent.parent
+SOURCE = Path(__file__).resolve().parents[2]
 SANDBOX_USER = "cnnlab-student"
 LOG_LIMIT = 2 << 20  # bytes of the judge's output passed to Gradescope's (instructor-only) stdout
 # Seconds kept back from --time-limit (a tenth of it at most): for Gradescope's start, unpacking

@@ -22,21 +22,16 @@ from typing import Any
 
 import torch
 
-from . import wire
+from ..worker import wire
+from ..worker.contract import (BackwardReply, EpochReply, EvaluateReply, ModuleInfo, ParameterInfo, StudentError,
+                               describe_call)
+from ..worker.serve import handle_request
+from ..worker.session import Session
 from .sandbox import Sandbox
-from .worker import Session, handle_request
 
-WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
+WORKER_FOLDER = Path(__file__).resolve().parent.parent / "worker"
 STARTUP_HANG_BOUND = 300.0  # seconds for a new worker's first answer: only a broken interpreter takes this long
 RELEASE_HANG_BOUND = 30.0  # seconds to drop a check's objects: a student __del__ that loops gets the worker closed
-
-
-class StudentError(Exception):
-    """The student's code raised, or could not be imported. `trace` is the student's traceback."""
-
-    def __init__(self, kind: str, summary: str, trace: str) -> None:
-        super().__init__(summary)
-        self.kind, self.summary, self.trace = kind, summary, trace
 
 
 class StudentTimeout(StudentError):
@@ -114,7 +109,7 @@ class InProcessWorker(Worker):
 
 
 class SubprocessWorker(Worker):
-    """A `python -I worker.py` child in its own session, restarted after a crash or a timeout.
+    """A `python -I autograder/worker` child in its own session, restarted after a crash or a timeout.
 
     With a sandbox, the child runs as the sandbox's user under its limits, and closing the
     worker also kills whatever that user left running.
@@ -131,7 +126,7 @@ class SubprocessWorker(Worker):
         self.reply_fd, reply_write = os.pipe()
         args = [str(self.impl), str(request_read), str(reply_write)]
         command = (self.sandbox.command(args) if self.sandbox
-                   else [sys.executable, "-I", str(WORKER_SCRIPT), *args])
+                   else [sys.executable, "-I", str(WORKER_FOLDER), *args])
         environment = self.sandbox.environment() if self.sandbox else dict(os.environ)
         if self.threads:  # torch's default is every CPU of the affinity mask, whatever the quota
             environment["OMP_NUM_THREADS"] = str(self.threads)
@@ -211,9 +206,7 @@ class SubprocessWorker(Worker):
 
     def _round_trip(self, request: dict) -> Any:
         self._write(wire.encode(request))
-        prefix = self._read(wire.PREFIX_SIZE)
-        header = wire.parse_header(self._read(wire.header_length(prefix)))
-        return wire.decode_body(header, self._read(wire.payload_length(header)))
+        return wire.receive(self._read)
 
     def _time_left(self) -> float | None:
         """Seconds until the deadline (None: no deadline); past it, the submission has timed out."""
@@ -272,18 +265,18 @@ class RemoteModule:
     def forward(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
         return self.worker.request("forward", handle=self.handle, x=x, train=train)
 
-    def backward(self, x: torch.Tensor, grad_output: torch.Tensor, train: bool = True) -> dict:
+    def backward(self, x: torch.Tensor, grad_output: torch.Tensor, train: bool = True) -> BackwardReply:
         """Forward x, back-propagate grad_output; returns output, input_grad and param_grads."""
         return self.worker.request("backward", handle=self.handle, x=x, grad_output=grad_output, train=train)
 
-    def parameters(self) -> list[dict]:
+    def parameters(self) -> list[ParameterInfo]:
         """[{"name", "shape", "requires_grad"}] in named_parameters() order."""
         return self.worker.request("parameters", handle=self.handle)
 
     def parameter_count(self) -> int:
         return sum(int(torch.Size(p["shape"]).numel()) for p in self.parameters())
 
-    def modules(self) -> list[dict]:
+    def modules(self) -> list[ModuleInfo]:
         """Every submodule: path, type, kind (conv2d, batchnorm2d, linear), configuration, own parameters."""
         return self.worker.request("modules", handle=self.handle)
 
@@ -312,11 +305,10 @@ class Submission:
         """Construct `module.name(*args, **kwargs)` in the worker, after torch.manual_seed(seed)."""
         handle = self.worker.construct((module, name), "build", module=module, name=name, args=list(args),
                                        kwargs=kwargs, seed=seed)
-        call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
-        return RemoteModule(self.worker, handle, f"{name}({call})")
+        return RemoteModule(self.worker, handle, describe_call(name, args, kwargs))
 
-    def train_epoch(self, state: dict, batches: list, use_scheduler: bool) -> dict:
+    def train_epoch(self, state: dict, batches: list, use_scheduler: bool) -> EpochReply:
         return self.worker.request("train_epoch", state=state, batches=batches, use_scheduler=use_scheduler)
 
-    def evaluate(self, state: dict, batches: list) -> dict:
+    def evaluate(self, state: dict, batches: list) -> EvaluateReply:
         return self.worker.request("evaluate", state=state, batches=batches)

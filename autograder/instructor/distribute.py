@@ -1,13 +1,14 @@
 """Build what leaves this repository: Gradescope's autograder.zip and the students' release.
 
-    python -m autograder.distribute gradescope [-o dist/autograder.zip]
-    python -m autograder.distribute student [-o dist/cnn-lab-student.zip]
+    python -m autograder.instructor.distribute gradescope [-o dist/autograder.zip]
+    python -m autograder.instructor.distribute student [-o dist/cnn-lab-student.zip]
 
 autograder.zip has setup.sh and run_autograder at its root (Gradescope's layout) and the
 grader, skeleton, solution and data scripts beside them; Gradescope unpacks it into
-/autograder/source. The student release holds the skeleton, the public checks, the data
-scripts and a student README: no solution, no hidden check, no instructor tool, and of the
-calibration only what a grading reads (`GRADING_READS`).
+/autograder/source. The student release holds the skeleton, the data scripts, a student
+README and the grader by folder rule: not `instructor/` (tools that need the solution) nor
+`gradescope/`, its check files without the checks rubric.toml does not make visible, and of
+the calibration only what a grading reads (`GRADING_READS`).
 """
 from __future__ import annotations
 
@@ -18,17 +19,14 @@ import json
 import zipfile
 from pathlib import Path
 
-from .rubric import load_rubric
+from ..rubric import load_rubric
 
-REPO = Path(__file__).resolve().parent.parent
-GRADESCOPE_SCRIPTS = REPO / "autograder" / "gradescope"
+REPO = Path(__file__).resolve().parents[2]
+GRADER = REPO / "autograder"
 SHARED = ("assignment", "autograder", "data_scripts", "pyproject.toml", "ASSIGNMENT_SPEC.md")
 NEVER = {"__pycache__", ".curves", "prepared", ".pytest_cache"}
-# Grader files students do not get: tools that need the solution, and Gradescope's machinery.
-INSTRUCTOR_ONLY = {"calibrate.py", "skeleton.py", "benchmark_throughput.py", "benchmark_training.py",
-                   "run_autograder.py", "submission_files.py", "distribute.py", "gradescope", "student_readme.md",
-                   "grade_class.py", "class_results.py", "class_report.py", "benchmark_class.py", "notebook.py",
-                   "notebook_grading.py"}
+# The grader's folders students do not get: the tools that need the solution, and Gradescope's machinery.
+INSTRUCTOR_FOLDERS = ("instructor", "gradescope")
 
 
 def files_under(part: str) -> list[Path]:
@@ -40,21 +38,22 @@ def files_under(part: str) -> list[Path]:
                   if p.is_file() and not NEVER & set(p.relative_to(REPO).parts))
 
 
-def hidden_check_files() -> set[str]:
-    """Grader files defining a check that students must not see before the due date.
+def without_hidden_checks(source: str) -> str:
+    """A check file's text without the checks `rubric.toml` does not make visible (decorators included).
 
-    A file mixing visible and hidden checks cannot be released without leaking the hidden
-    ones, so it is an error: keep hidden checks in files of their own.
+    Visibility is the rubric's to decide: a check keeps its place beside the others of its block,
+    whatever its visibility, and the release leaves out what students must not see yet.
     """
-    rubric, hidden = load_rubric(), set()
-    for path in sorted((REPO / "autograder").glob("test_*.py")):
-        names = {node.name for node in ast.parse(path.read_text()).body if isinstance(node, ast.FunctionDef)}
-        visibilities = {rubric[name].visibility for name in names if name in rubric}
-        if visibilities - {"visible"}:
-            if "visible" in visibilities:
-                raise ValueError(f"{path.name} mixes visible and hidden checks: move the hidden ones to their own file")
-            hidden.add(path.name)
-    return hidden
+    rubric = load_rubric()
+    lines = source.splitlines(keepends=True)
+    for node in reversed(ast.parse(source).body):
+        if isinstance(node, ast.FunctionDef) and node.name in rubric and rubric[node.name].visibility != "visible":
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+            end = node.end_lineno
+            while end < len(lines) and not lines[end].strip():
+                end += 1  # the blank lines that separated it from the next definition
+            del lines[start:end]
+    return "".join(lines)
 
 
 # What a grading reads of a threshold: the threshold, what it was calibrated on, and the reference's
@@ -64,31 +63,31 @@ GRADING_READS = ("threshold", "accuracies", "curve", "data_sha256", "settings_sh
 
 def public_thresholds() -> str:
     """thresholds.json with only what a grading reads of each threshold (no timings, dates or rules)."""
-    document = json.loads((REPO / "autograder" / "thresholds.json").read_text())
+    document = json.loads((GRADER / "thresholds.json").read_text())
     return json.dumps({profile: {check: {key: entry[key] for key in GRADING_READS if key in entry}
                                  for check, entry in checks.items()}
                        for profile, checks in document.items()}, indent=2) + "\n"
 
 
 def gradescope_entries() -> dict[str, bytes | Path]:
-    entries: dict[str, bytes | Path] = {
-        "setup.sh": GRADESCOPE_SCRIPTS / "setup.sh", "run_autograder": GRADESCOPE_SCRIPTS / "run_autograder"}
+    entries: dict[str, bytes | Path] = {name: GRADER / "gradescope" / name for name in ("setup.sh", "run_autograder")}
     for part in (*SHARED, "solutions", "README.md"):
         entries |= {p.relative_to(REPO).as_posix(): p for p in files_under(part)}
     return entries
 
 
 def student_entries() -> dict[str, bytes | Path]:
-    left_out = INSTRUCTOR_ONLY | hidden_check_files()
     entries: dict[str, bytes | Path] = {}
     for part in SHARED:
         for path in files_under(part):
             relative = path.relative_to(REPO)
-            if relative.parts[0] == "autograder" and left_out & set(relative.parts[1:]):
+            if relative.parts[0] == "autograder" and relative.parts[1] in INSTRUCTOR_FOLDERS:
                 continue
             entries[relative.as_posix()] = path
+    for check_file in GRADER.glob("test_*.py"):
+        entries[check_file.relative_to(REPO).as_posix()] = without_hidden_checks(check_file.read_text()).encode()
     entries["autograder/thresholds.json"] = public_thresholds().encode()
-    entries["README.md"] = (REPO / "autograder" / "student_readme.md").read_bytes()
+    entries["README.md"] = (GRADER / "instructor" / "student_readme.md").read_bytes()
     return entries
 
 

@@ -1,6 +1,6 @@
 """Calibrate the training checks' thresholds on the reference solution.
 
-    python -m autograder.calibrate --budget cpu --seeds 5
+    python -m autograder.instructor.calibrate --budget cpu --seeds 5
 
 Trains the solution for every training check of the profile once per seed (seed 0 is the
 one grading uses) and writes, per check, the threshold, the accuracies it comes from, seed
@@ -9,7 +9,7 @@ rule, the date, the torch version and device, and what it was calibrated on (the
 of the grading images and of the check's settings) into thresholds.json. A grading whose
 images or settings differ refuses those thresholds with a visible autograder error.
 
-    python -m autograder.calibrate --verify     # do the thresholds hold for the images and settings now?
+    python -m autograder.instructor.calibrate --verify     # do the thresholds hold for the images and settings now?
 
 Each profile names its rule (`threshold_rule` in training_profiles.toml):
 - "spread" (the default; the profiles that grade): threshold = min(mean - 3 * std,
@@ -33,15 +33,15 @@ from pathlib import Path
 
 import torch
 
-from .remote import SubprocessWorker
-from .results import write_atomically
-from .training import train_and_measure
+from ..judge.results import write_atomically
+from ..judge.worker_client import SubprocessWorker
+from ..training import train_and_measure
 from data_scripts.subsets import prepared_sha256
 
-from .training_profiles import (THRESHOLDS_FILE, calibrated_on, calibration_problem, load_profile, load_thresholds,
+from ..training_profiles import (THRESHOLDS_FILE, calibrated_on, calibration_problem, load_profile, load_thresholds,
                                 profile_device, profile_names, threshold_rule)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHANCE = 0.1  # every check has ten classes
 RULES = {"spread": "min(mean - 3 * std, lowest - 0.02), rounded down to 0.005",
          "learning": "halfway from chance (0.1) to the lowest seed, rounded down to 0.005"}
@@ -65,7 +65,7 @@ def verify() -> int:
         thresholds = load_thresholds(budget)
         if profile_device(budget) != "cpu" and not thresholds:
             print(f"{budget}: no thresholds, so gradings will not choose it (calibrate it on a {profile_device(budget)} "
-                  f"machine: python -m autograder.calibrate --budget {budget})")
+                  f"machine: python -m autograder.instructor.calibrate --budget {budget})")
             continue
         problems += [problem for check in checks.values()
                      if (problem := calibration_problem(budget, check, thresholds.get(check.name),

@@ -1,6 +1,6 @@
 """Training throughput of the grader's batches against a plain loop, on the same model and machine.
 
-    python -m autograder.benchmark_throughput [--images 2048] [--width 16]
+    python -m autograder.instructor.benchmark_throughput [--images 2048] [--width 16]
 
 The plain loop is the one in the course's lab reports: PIL images through torchvision
 transforms (random crop with padding 4, horizontal flip, to-tensor, normalise) and a
@@ -23,12 +23,12 @@ from torchvision import transforms
 
 from data_scripts.subsets import load_subset
 
-from .package_loader import load_module
-from .tensor_batches import TensorBatches
-from .training_run import NORMALISATION
+from ..worker.package_loader import load_module
+from ..worker.tensor_batches import TensorBatches
+from ..worker.training_run import NORMALISATION
 
 CIFAR_MEAN, CIFAR_STD = NORMALISATION[3]
-SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
 
 
 class PILImages(Dataset):

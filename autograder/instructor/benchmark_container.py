@@ -1,7 +1,7 @@
 """Grade the solution as Gradescope would, inside a container of a given size, and print the figures.
 
-    sudo python -m autograder.benchmark_container --cpus 0.5 --memory-mb 768
-    sudo python -m autograder.benchmark_container --cpus 2 --memory-mb 3072 --budget cpu
+    sudo python -m autograder.instructor.benchmark_container --cpus 0.5 --memory-mb 768
+    sudo python -m autograder.instructor.benchmark_container --cpus 2 --memory-mb 3072 --budget cpu
 
 Builds a stand-in /autograder under /tmp with the solution as the upload, makes a cgroup v1
 group with the CPU quota and memory limit asked for (what Gradescope's Autograder Settings
@@ -24,12 +24,12 @@ from pathlib import Path
 
 from data_scripts.subsets import dataset_root
 
+from ..judge.sandbox import sandbox_python
+from ..rubric import gradescope_timeout
+from ..training_profiles import profile_names
 from .distribute import gradescope_entries, unpack, write_zip
-from .sandbox import sandbox_python
-from .rubric import gradescope_timeout
-from .training_profiles import profile_names
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CGROUP_V1 = Path("/sys/fs/cgroup")
 SHOWN_LOSSES = 8
 

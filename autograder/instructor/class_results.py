@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .rubric import Check, load_rubric
+from ..rubric import Check, load_rubric, number_order
 
 ERROR_TEST = "autograder error"  # the test run_autograder puts first when it could not grade
 
@@ -63,7 +63,7 @@ class ClassResults:
 
     @staticmethod
     def checks() -> list[Check]:
-        return sorted(load_rubric().values(), key=lambda c: tuple(map(int, c.number.split("."))))
+        return sorted(load_rubric().values(), key=lambda c: number_order(c.number))
 
     @property
     def max_score(self) -> float:

@@ -1,6 +1,6 @@
 """The lab as a Jupyter notebook, for courses that grade with nbgrader.
 
-    python -m autograder.notebook COURSE             # COURSE/source/cnn_lab/cnn_lab.ipynb + nbgrader_config.py
+    python -m autograder.instructor.notebook COURSE             # COURSE/source/cnn_lab/cnn_lab.ipynb + nbgrader_config.py
     cd COURSE && nbgrader generate_assignment cnn_lab  # release/cnn_lab/cnn_lab.ipynb, solutions cleared
     nbgrader autograde cnn_lab && nbgrader export      # after collecting into submitted/<student>/cnn_lab/
 
@@ -21,10 +21,9 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from .rubric import load_rubric
-from .submission_files import STUDENT_FILES
+from ..rubric import load_rubric, student_files
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "cnn_lab"
 CONFIG = '''c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.course_id = "cnn-lab"
@@ -54,14 +53,14 @@ def nbgrader_metadata(grade_id: str, *, solution: bool = False, points: float | 
 def source_notebook(solutions: Path) -> nbformat.NotebookNode:
     """The instructor's notebook: solutions inside nbgrader's markers, grading and test cells after them."""
     cells = [new_markdown_cell(INTRODUCTION, metadata=nbgrader_metadata("introduction"))]
-    for name in STUDENT_FILES:
+    for name in student_files():
         stem = name.removesuffix(".py")
         cells.append(new_markdown_cell(f"## `{name}`", metadata=nbgrader_metadata(f"{stem}_heading")))
         cells.append(new_code_cell(f"%%writefile {name}\n{(solutions / name).read_text()}",
                                    metadata=nbgrader_metadata(f"{stem}_solution", solution=True)))
     cells.append(new_markdown_cell("## Grading\nRuns every check on the files written above.",
                                    metadata=nbgrader_metadata("grading_heading")))
-    cells.append(new_code_cell("from autograder.notebook_grading import grade_written_files\n\n"
+    cells.append(new_code_cell("from autograder.instructor.notebook_grading import grade_written_files\n\n"
                                "grading = grade_written_files()", metadata=nbgrader_metadata("grading")))
     parts: dict[str, float] = {}
     for check in load_rubric().values():

@@ -1,6 +1,6 @@
 """Start the worker inside the sandbox: run as root, end as the sandbox user.
 
-    python -I sandbox_launch.py CONFIG_JSON -- PYTHON -I worker.py ARGS...
+    python -I sandbox_launch.py CONFIG_JSON -- PYTHON -I WORKER_FOLDER ARGS...
 
 In this order: join the sandbox's cgroups, volunteer for the out-of-memory killer, leave
 the network namespace (needs root), set the resource limits, drop the supplementary groups, the group and the user, check

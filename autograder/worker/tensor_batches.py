@@ -5,7 +5,6 @@ uint8 tensor, each batch is gathered by index, and random crops (with zero paddi
 horizontal flips are computed for the whole batch at once. Iterating gives
 (float images (B, C, H, W), int64 labels (B,)), normalised per channel. Like a DataLoader
 (and the spec's `loader`) it has a length, a `batch_size` and a `dataset` with a length.
-Imported by the worker as a top-level module: standard library and torch only.
 """
 from __future__ import annotations
 

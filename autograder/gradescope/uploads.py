@@ -16,7 +16,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-STUDENT_FILES = ("resnet.py", "densenet.py", "mobilenet.py", "senet.py", "train.py")
+from ..rubric import student_files
+
+STUDENT_FILES = student_files()
 MAX_FILE_BYTES = 1 << 20  # a module is a few kilobytes; a megabyte is not source code
 MAX_ENTRIES = 2000
 SKIPPED_FOLDERS = {"__MACOSX", "__pycache__", ".git", ".ipynb_checkpoints"}

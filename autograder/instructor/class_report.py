@@ -1,6 +1,6 @@
 """One self-contained HTML page about a graded class (a `grade_class` batch folder).
 
-    python -m autograder.class_report BATCH [--reference CURVES] [-o BATCH/report.html]
+    python -m autograder.instructor.class_report BATCH [--reference CURVES] [-o BATCH/report.html]
 
 The page holds the score distribution, the pass rate of every check, the most common
 failure messages, the training curves of the class (thin grey lines) against the reference
@@ -24,6 +24,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..rubric import number_order  # noqa: E402
 from .class_results import ClassResults, CheckSummary  # noqa: E402
 from .plot_curves import plot as plot_curves  # noqa: E402
 
@@ -80,7 +81,7 @@ def named(students: list[str], most: int = 12) -> str:
 def common_failures(summaries: list[CheckSummary], limit: int = 15) -> list[list[str]]:
     """The messages shared by most students, across checks: [students, check, message]."""
     found = [(count, s.check, s.examples[key]) for s in summaries for key, count in s.messages.items()]
-    found.sort(key=lambda f: (-f[0], tuple(map(int, f[1].number.split(".")))))
+    found.sort(key=lambda f: (-f[0], number_order(f[1].number)))
     return [[str(count), f"{check.number} {check.id}", message] for count, check, message in found[:limit]]
 
 
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-o", "--out", type=Path, default=None, help="default: BATCH/report.html")
     args = parser.parse_args(argv)
     if not (args.batch / "results").is_dir():
-        parser.error(f"{args.batch} holds no results/ folder: grade the class with autograder.grade_class first")
+        parser.error(f"{args.batch} holds no results/ folder: grade the class with autograder.instructor.grade_class first")
     reference = json.loads(args.reference.read_text()) if args.reference else None
     out = args.out or args.batch / "report.html"
     out.write_text(report_html(ClassResults.load(args.batch), f"CNN lab: {args.batch.name}", reference))

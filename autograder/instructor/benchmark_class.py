@@ -1,6 +1,6 @@
 """How many submissions per hour batch grading gets through, and how that scales with workers.
 
-    python -m autograder.benchmark_class [--copies 4] [--workers 1 2] [--budget cpu]
+    python -m autograder.instructor.benchmark_class [--copies 4] [--workers 1 2] [--budget cpu]
 
 Grades `--copies` copies of the solution with `grade_class`, once per worker count, each
 into a fresh batch folder, and prints the wall time and submissions per hour of each. With
@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..judge.resources import available
+from ..training_profiles import profile_names
 from .grade_class import FIRST_UID, ClassGrading, grade_class
-from .resources import available
-from .training_profiles import profile_names
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def main(argv: list[str] | None = None) -> None:

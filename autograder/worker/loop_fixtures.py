@@ -3,13 +3,14 @@
 Both sides build them: the worker for the student's loop, the judge for the reference
 loop, so the two runs start from the same weights and follow the same schedule. The
 spies only record what the loop did; they change nothing about training.
-Imported by the worker as a top-level module: standard library and torch only.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
+
+from .contract import ForwardCall
 
 LEARNING_RATE = 0.1
 
@@ -93,9 +94,9 @@ class SpyScheduler(torch.optim.lr_scheduler.LambdaLR):
         super().step(*args, **kwargs)
 
 
-def record_forward_calls(model: nn.Module) -> list[dict]:
+def record_forward_calls(model: nn.Module) -> list[ForwardCall]:
     """Attach a hook noting, at every forward call, the mode, whether autograd is on, and the batch."""
-    calls: list[dict] = []
+    calls: list[ForwardCall] = []
 
     def hook(module: nn.Module, inputs: tuple) -> None:
         calls.append({"training": module.training, "grad_enabled": torch.is_grad_enabled(),

@@ -4,8 +4,8 @@ Every region between nbgrader's markers `### BEGIN SOLUTION` and `### END SOLUTI
 becomes a `raise NotImplementedError(...)` naming the function and the section of
 ASSIGNMENT_SPEC.md to read; everything outside the markers is copied unchanged.
 
-    python -m autograder.skeleton            # rewrite assignment/
-    python -m autograder.skeleton --check    # exit 1 if assignment/ is out of date
+    python -m autograder.instructor.skeleton            # rewrite assignment/
+    python -m autograder.instructor.skeleton --check    # exit 1 if assignment/ is out of date
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 class MarkerError(ValueError):
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in extra:
             print(f"{args.out / name} has no counterpart in {args.solutions}")
         if stale or extra:
-            print("Regenerate it with: python -m autograder.skeleton")
+            print("Regenerate it with: python -m autograder.instructor.skeleton")
         return 1 if stale or extra else 0
     args.out.mkdir(parents=True, exist_ok=True)
     for name in stale:
