@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
 import torch
@@ -26,7 +26,6 @@ from data_scripts.subsets import prepared_sha256
 
 from .judge.resources import Resources, available
 from .judge.results import Outcome, results_document, write_atomically
-from .judge.sandbox import Sandbox, resolve_user
 from .judge.speed import parallel_speedup, speed_factor
 from .judge.worker_client import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker, WorkerCrashed
 from .rubric import load_rubric, number_order, reference_seconds
@@ -34,6 +33,9 @@ from .training import shortfall_feedback, train_and_measure
 from .training_profiles import (calibration_problem, cpu_profile_names, fitting_profile, load_profile, load_thresholds,
                                 profile_device, profile_names, profile_needs)
 from .worker.package_loader import load_module
+
+if TYPE_CHECKING:  # the sandbox is Linux only: imported when --sandbox asks for one
+    from .judge.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 OUTCOMES = pytest.StashKey[dict]()
@@ -70,6 +72,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="with --sandbox, run the graded code as this user (needs root), without network")
     group.addoption("--sandbox-python", default=sys.executable,
                     help="with --sandbox, the interpreter the sandbox user runs (it must be able to read it)")
+    group.addoption("--portable", action="store_true",
+                    help="start and stop the worker with only what every OS has (no POSIX process groups), "
+                         "as on Windows: for testing that path on Linux and macOS")
     group.addoption("--time-limit", type=float, default=None,
                     help="seconds for the whole grading: a check's limit never reaches past it, and the checks "
                          "left when it runs out fail at once, so results.json is always written (default: none)")
@@ -206,6 +211,8 @@ def sandbox(pytestconfig: pytest.Config) -> Iterator[Sandbox | None]:
     if root is None:
         yield None
         return
+    from .judge.sandbox import Sandbox, resolve_user
+
     user = pytestconfig.getoption("sandbox_user")
     uid, gid = resolve_user(user) if user else (None, None)
     created = Sandbox.create(root, uid, gid, python=pytestconfig.getoption("sandbox_python"))
@@ -219,7 +226,8 @@ def worker(pytestconfig: pytest.Config, sandbox: Sandbox | None) -> Iterator[Wor
     if pytestconfig.getoption("inprocess"):
         started: Worker = InProcessWorker(impl)
     else:
-        started = SubprocessWorker(impl, sandbox, threads=threads(pytestconfig))
+        started = SubprocessWorker(impl, sandbox, threads=threads(pytestconfig),
+                                   portable=pytestconfig.getoption("portable"))
         if sandbox is not None:
             print(f"\nsandbox: {sandbox.describe()}")
     yield started

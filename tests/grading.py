@@ -91,9 +91,11 @@ Corpus = dict[str, tuple[Path, tuple[str, ...]]]  # name -> (folder, the pytest 
 
 
 def unit_mutant_corpus(root: Path) -> Corpus:
-    """Every one-bug mutant, graded on the unit checks of the file it changes."""
-    return {f"mutant:{m.name}": (build_mutant(m, root / f"mutant-{m.name}"), (*UNIT_ONLY, "--part", m.file))
-            for m in MUTANTS}
+    """Every one-bug mutant, graded on the unit checks of the file it changes; every other one through
+    the portable path (`--portable`, as on Windows), against the same expectation."""
+    return {f"mutant:{m.name}": (build_mutant(m, root / f"mutant-{m.name}"),
+                                 (*UNIT_ONLY, "--part", m.file, *(("--portable",) if i % 2 else ())))
+            for i, m in enumerate(MUTANTS)}
 
 
 def trained_corpus(root: Path) -> Corpus:

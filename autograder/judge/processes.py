@@ -1,12 +1,49 @@
-"""The process table, read from /proc: what the sandbox and the memory benchmark look at."""
+"""What differs between operating systems on the judge's side: process groups, CPUs, the process table.
+
+Local grading (`pytest autograder`) runs on Linux, macOS and Windows; everything it does that
+is POSIX-only goes through here, with a portable fallback. `portable=True` takes the fallback
+on POSIX too (`pytest autograder --portable`), so the Windows path is tested on Linux. The
+sandbox (`sandbox.py`, `sandbox_cgroup.py`) is a Linux-as-root layer on top, imported only there.
+"""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
+
+POSIX = os.name == "posix"
+
+
+def own_process_group(portable: bool = False) -> dict:
+    """`Popen` arguments that start a child in a process group of its own (its children join it)."""
+    if POSIX and not portable:
+        return {"start_new_session": True}
+    return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+
+
+def kill_process_group(process: subprocess.Popen, portable: bool = False) -> None:
+    """Kill `process` and, on POSIX, every process of its group (what the submission forked)."""
+    try:
+        if POSIX and not portable:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except (ProcessLookupError, PermissionError):  # gone already, or its group is
+        pass
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask where the OS has one, else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows
+        return os.cpu_count() or 1
 
 
 def process_statuses() -> dict[int, dict[str, str]]:
-    """Every live process's /proc/PID/status as {field: value}, by pid (processes that end meanwhile are skipped)."""
+    """Every live process's /proc/PID/status as {field: value}, by pid (processes that end meanwhile are
+    skipped). Linux only: the sandbox and the memory benchmark use it."""
     statuses = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

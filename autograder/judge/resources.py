@@ -10,9 +10,10 @@ and `memory.limit_in_bytes`. Where none applies, the machine's own figures stand
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from .processes import usable_cpus
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 UNLIMITED_V1 = 1 << 62  # v1 reports "no limit" as a huge page-rounded number
@@ -97,10 +98,7 @@ def memory_limit(root: Path, groups: dict[str, str]) -> int | None:
 
 def available(root: Path = CGROUP_ROOT, proc_self: Path = Path("/proc/self/cgroup")) -> Resources:
     """The CPUs and memory this process may use."""
-    try:
-        cpus: float = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity call
-        cpus = os.cpu_count() or 1
+    cpus: float = usable_cpus()
     groups = own_cgroups(proc_self)
     quota = cpu_quota(root, groups)
     return Resources(min(cpus, quota) if quota else cpus, memory_limit(root, groups))

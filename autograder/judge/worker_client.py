@@ -11,14 +11,13 @@ traceback: `StudentError`, `StudentTimeout`, `WorkerCrashed`.
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -27,7 +26,11 @@ from ..worker.contract import (BackwardReply, EpochReply, EvaluateReply, ModuleI
                                describe_call)
 from ..worker.serve import handle_request
 from ..worker.session import Session
-from .sandbox import Sandbox
+from .pipe_channel import PipeChannel
+from .processes import kill_process_group, own_process_group
+
+if TYPE_CHECKING:  # the sandbox is Linux only, and imported only where one is made
+    from .sandbox import Sandbox
 
 WORKER_FOLDER = Path(__file__).resolve().parent.parent / "worker"
 STARTUP_HANG_BOUND = 300.0  # seconds for a new worker's first answer: only a broken interpreter takes this long
@@ -109,34 +112,33 @@ class InProcessWorker(Worker):
 
 
 class SubprocessWorker(Worker):
-    """A `python -I autograder/worker` child in its own session, restarted after a crash or a timeout.
+    """A `python -I autograder/worker` child in its own process group, restarted after a crash or a
+    timeout. Requests go to its stdin and replies come from its stdout (the worker moves both off
+    fds 0 and 1 before any student code runs, so a print lands on stderr).
 
     With a sandbox, the child runs as the sandbox's user under its limits, and closing the
-    worker also kills whatever that user left running.
+    worker also kills whatever that user left running. `portable`: use only what every OS has
+    (processes.py), as on Windows.
     """
 
-    def __init__(self, impl: Path, sandbox: Sandbox | None = None, threads: int | None = None) -> None:
+    def __init__(self, impl: Path, sandbox: Sandbox | None = None, threads: int | None = None,
+                 portable: bool = False) -> None:
         super().__init__()
-        self.impl, self.sandbox, self.threads = impl, sandbox, threads
+        self.impl, self.sandbox, self.threads, self.portable = impl, sandbox, threads, portable
         self.process: subprocess.Popen | None = None
+        self.channel: PipeChannel | None = None
         self.starts = 0
 
     def _start(self) -> None:
-        request_read, self.request_fd = os.pipe()
-        self.reply_fd, reply_write = os.pipe()
-        args = [str(self.impl), str(request_read), str(reply_write)]
+        args = [str(self.impl)]
         command = (self.sandbox.command(args) if self.sandbox
                    else [sys.executable, "-I", str(WORKER_FOLDER), *args])
         environment = self.sandbox.environment() if self.sandbox else dict(os.environ)
         if self.threads:  # torch's default is every CPU of the affinity mask, whatever the quota
             environment["OMP_NUM_THREADS"] = str(self.threads)
-        self.process = subprocess.Popen(
-            command, pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL, start_new_session=True,
-            env=environment,
-        )
-        os.close(request_read)
-        os.close(reply_write)
-        os.set_blocking(self.request_fd, False)  # a write takes what the pipe has room for: see _write
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
+                                        env=environment, **own_process_group(self.portable))
+        self.channel = PipeChannel(self.process.stdin, self.process.stdout, self._time_left)
         self.starts += 1
 
     def release(self) -> None:
@@ -159,16 +161,12 @@ class SubprocessWorker(Worker):
     def close(self) -> None:
         if self.process is None:
             return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_process_group(self.process, self.portable)
         self.process.wait()
         if self.sandbox:
             self.sandbox.kill_leftovers()
-        os.close(self.request_fd)
-        os.close(self.reply_fd)
-        self.process = None
+        self.channel.close()
+        self.process, self.channel = None, None
 
     def _exchange(self, request: dict) -> Any:
         try:
@@ -205,8 +203,8 @@ class SubprocessWorker(Worker):
             self.deadline = None if deadline is None else deadline + (time.monotonic() - started)
 
     def _round_trip(self, request: dict) -> Any:
-        self._write(wire.encode(request))
-        return wire.receive(self._read)
+        self.channel.write(wire.encode(request))
+        return wire.receive(self.channel.read_exact)
 
     def _time_left(self) -> float | None:
         """Seconds until the deadline (None: no deadline); past it, the submission has timed out."""
@@ -217,31 +215,6 @@ class SubprocessWorker(Worker):
             raise StudentTimeout("timeout", "the submission did not finish within the time limit "
                                             "(an endless loop, or far too slow)", "")
         return left
-
-    def _write(self, data: bytes) -> None:
-        """Send a request under the deadline too: a worker that stopped reading (forked copies filling
-        the reply pipe, say) leaves a large request blocked in a full pipe."""
-        view = memoryview(data)
-        while view:
-            _, ready, _ = select.select([], [self.request_fd], [], self._time_left())
-            if ready:
-                try:
-                    view = view[os.write(self.request_fd, view):]
-                except BlockingIOError:
-                    pass
-
-    def _read(self, size: int) -> bytes:
-        chunks, remaining = [], size
-        while remaining:
-            ready, _, _ = select.select([self.reply_fd], [], [], self._time_left())
-            if not ready:
-                continue
-            chunk = os.read(self.reply_fd, min(remaining, 1 << 20))
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
 
 
 def _death_message(code: int | None) -> str:

@@ -1,4 +1,4 @@
-"""Start the worker: `python -I WORKER_FOLDER IMPL_DIR REQUEST_FD REPLY_FD`.
+"""Start the worker: `python -I WORKER_FOLDER IMPL_DIR`.
 
 A folder run this way has only itself on sys.path; its parent goes first instead, so this
 folder imports as the package `worker`, wherever it was copied to.

@@ -109,8 +109,19 @@ def serve(impl: Path, request_fd: int, reply_fd: int) -> None:
         write_all(reply_fd, message)
 
 
+def take_stdin_and_stdout() -> tuple[int, int]:
+    """The judge's pipes, moved off fds 0 and 1 (which become /dev/null and stderr) before any
+    student code runs: what a submission prints or reads cannot reach the protocol."""
+    request_fd, reply_fd = os.dup(0), os.dup(1)
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.close(nothing)
+    os.dup2(2, 1)
+    return request_fd, reply_fd
+
+
 def main(argv: list[str]) -> None:
-    """IMPL_DIR REQUEST_FD REPLY_FD"""
-    if len(argv) != 3:
-        sys.exit(f"usage: python -I WORKER_FOLDER IMPL_DIR REQUEST_FD REPLY_FD (got {argv})")
-    serve(Path(argv[0]), int(argv[1]), int(argv[2]))
+    """IMPL_DIR: serve the judge on this process's stdin and stdout."""
+    if len(argv) != 1:
+        sys.exit(f"usage: python -I WORKER_FOLDER IMPL_DIR (got {argv})")
+    serve(Path(argv[0]), *take_stdin_and_stdout())
