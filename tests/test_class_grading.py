@@ -14,6 +14,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Iterator
 import pytest
 from PIL import Image
 
+from autograder.instructor.grade_class import ClassGrading, GradingStopped, grade_class
 from autograder.judge.sandbox import sandbox_python
 from autograder.rubric import load_rubric
 
@@ -165,3 +168,72 @@ def test_the_report_is_one_self_contained_page_that_renders(batch: Batch, tmp_pa
     assert colours is None or len(colours) > 50, "the screenshot is nearly blank: the page did not render"
     top = shot.crop((0, 0, 1200, 600)).convert("L")
     assert top.getextrema()[0] < 64, "no dark text at the top of the page"
+
+
+class ScriptedGrading(ClassGrading):
+    """A batch whose every grading runs `script` instead of run_autograder: the grader's failures, staged."""
+
+    def __init__(self, batch: Path, script: str) -> None:
+        super().__init__(batch, as_root=False)
+        self.script = script
+
+    def command(self, root: Path, slot: int) -> list[str]:
+        return [sys.executable, "-c", self.script, str(root)]
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, or a process gone, does not)."""
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def test_a_broken_grader_stops_the_batch_and_leaves_its_uploads_ungraded(tmp_path: Path) -> None:
+    """The grader's installation gone mid-batch: run_autograder fails at once, for everyone alike."""
+    uploads = tmp_path / "uploads"
+    for student in range(6):
+        copy_solution(uploads / f"student{student}")
+    grading = ScriptedGrading(tmp_path / "batch", "import sys; sys.exit('No module named autograder')")
+    with pytest.raises(SystemExit) as stopped:
+        grade_class(uploads, grading, workers=1)
+    message = str(stopped.value)
+    assert "3 uploads in a row ended in the same autograder error" in message and "run_autograder exited 1" in message
+    assert "6 uploads stay ungraded" in message
+    assert not list((tmp_path / "batch" / "results").glob("*.json")), "the failed uploads must be graded on resume"
+
+
+def test_stopping_a_batch_ends_every_process_a_grading_started(tmp_path: Path) -> None:
+    """Ctrl-C mid-grading: the judge and the worker run in sessions of their own, and die with the grading."""
+    pids = tmp_path / "pids"
+    grandchild = ("import subprocess, sys, time\n"
+                  "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"
+                  f"open({str(pids)!r}, 'w').write(str(child.pid))\n"
+                  "time.sleep(600)\n")
+    grading = ScriptedGrading(tmp_path / "batch", grandchild)
+    for folder in ("results", "curves", "logs", "source"):
+        (grading.batch / folder).mkdir(parents=True)
+    upload = copy_solution(tmp_path / "uploads" / "student")
+    outcome: list[BaseException] = []
+
+    def grade_the_upload() -> None:
+        try:
+            grading.grade("student", upload, 0)
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=grade_the_upload)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not (pids.exists() and pids.read_text()) and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child = int(pids.read_text())
+    assert alive(child)
+    grading.stop()
+    thread.join(30)
+    assert outcome and isinstance(outcome[0], GradingStopped), "the stopped grading must end without a result"
+    assert not grading.result_path("student").exists()
+    deadline = time.monotonic() + 10
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(child), "the grading's process in a session of its own survived the stop"

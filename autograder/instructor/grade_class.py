@@ -17,7 +17,11 @@ repository builds (BATCH/source). What lands in BATCH:
 Running the same command again grades only the students without a results file, so an
 interrupted batch continues where it stopped. A crash, hang or attack in one upload fails
 that upload's checks (run_autograder's results are valid in every case; a grading that
-outlives its time limit is killed and reported) and the batch goes on.
+outlives its time limit is killed and reported) and the batch goes on. The grader's own
+failure does not: after `FAILURES_IN_A_ROW` uploads in a row end in the same "autograder
+error", the batch stops and says why, and those uploads stay ungraded for the resume. Ctrl-C
+stops it the same way; either way every process a grading started is killed (its whole tree,
+and as root whatever its sandbox user still runs).
 
 Beyond one machine, the unit is one `run_autograder` per upload: on Gradescope each upload gets
 a container of its own; on a cluster, give every array task one upload and one BATCH/work/<student>
@@ -26,11 +30,11 @@ root and run `python -m autograder.instructor.grade_class` once more at the end 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import queue
 import re
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -45,13 +49,32 @@ from data_scripts.subsets import ROOT_VARIABLE, dataset_root
 from ..gradescope.run_autograder import Layout, every_check_failed, judge_results
 from ..judge.resources import available
 from ..judge.results import write_atomically
-from ..judge.sandbox import remove_tree, runs_python
+from ..judge.sandbox import kill_process_tree, kill_processes_of, remove_tree, runs_python
 from ..training_profiles import profile_names
 from .class_results import ClassResults
 from .distribute import gradescope_entries, unpack, write_zip
 
 FIRST_UID = 64000  # as root, parallel slot i runs submission code as user id first_uid + i
 GRACE_SECONDS = 300  # beyond --time-limit, for run_autograder's own setup and cleanup
+FAILURES_IN_A_ROW = 3  # uploads in a row with the same autograder error: the grader is broken, not they
+
+
+class GradingStopped(Exception):
+    """The batch was stopped while this upload was being graded: it stays ungraded."""
+
+
+class BatchBroken(Exception):
+    """Uploads in a row ended in the same autograder error: the grader is broken."""
+
+    def __init__(self, failure: str) -> None:
+        super().__init__(failure)
+        self.failure = failure
+
+
+def grader_failure(document: dict) -> str | None:
+    """What an "autograder error" results document says went wrong (the grader's failure), else None."""
+    tests = document.get("tests") or [{}]
+    return tests[0].get("output") if tests[0].get("name") == "autograder error" else None
 
 
 def uploads_in(folder: Path) -> dict[str, Path]:
@@ -93,7 +116,8 @@ class ClassGrading:
     sandbox_python: str = sys.executable
     first_uid: int = FIRST_UID
     as_root: bool = field(default_factory=lambda: os.getuid() == 0)
-    running: set[subprocess.Popen] = field(default_factory=set)
+    running: dict[subprocess.Popen, int] = field(default_factory=dict)  # gradings under way, by slot
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def source(self) -> Path:
@@ -127,16 +151,18 @@ class ClassGrading:
         with open(log, "wb") as output:
             process = subprocess.Popen(self.command(layout.root, slot), cwd=self.source, env=environment,
                                        stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-            self.running.add(process)
+            self.running[process] = slot
             try:
                 process.wait(timeout=self.time_limit + GRACE_SECONDS)
                 reason = None if process.returncode == 0 else f"run_autograder exited {process.returncode}"
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                self.kill(process, slot)
                 reason = f"grading did not finish within {self.time_limit + GRACE_SECONDS:.0f} s"
             finally:
-                self.running.discard(process)
+                self.running.pop(process, None)
+        if self.stopped.is_set():
+            remove_tree(layout.root)
+            raise GradingStopped(student)
         document = judge_results(layout.results, reason)
         if layout.curves.exists():
             shutil.copy(layout.curves, self.batch / "curves" / f"{student}.json")
@@ -144,9 +170,31 @@ class ClassGrading:
         remove_tree(layout.root)
         return document
 
+    def kill(self, process: subprocess.Popen, slot: int) -> None:
+        """End one grading: run_autograder, the judge and the worker are each in a session of their
+        own, so the whole process tree goes, then whatever the slot's sandbox user still runs."""
+        kill_process_tree(process.pid)
+        process.wait()
+        if self.as_root:
+            kill_processes_of(self.first_uid + slot)
+
     def stop(self) -> None:
-        for process in list(self.running):
-            os.killpg(process.pid, signal.SIGKILL)
+        """Stop the batch: the gradings under way end without a result."""
+        self.stopped.set()
+        for process, slot in list(self.running.items()):
+            self.kill(process, slot)
+
+
+def forget_failures(grading: ClassGrading, students: dict[str, Path], failure: str) -> int:
+    """Delete the stored results of `students` that record `failure`, so that a resume grades them again;
+    how many of `students` are ungraded now."""
+    ungraded = 0
+    for student in students:
+        path = grading.result_path(student)
+        if path.exists() and grader_failure(json.loads(path.read_text())) == failure:
+            path.unlink()
+        ungraded += not path.exists()
+    return ungraded
 
 
 def progress_line(done: int, total: int, started: float, last: str) -> str:
@@ -178,6 +226,8 @@ def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> Class
         slot = slots.get()
         try:
             return grading.grade(student, pending[student], slot)
+        except GradingStopped:
+            raise
         except Exception as error:  # an upload that cannot even be copied: recorded, and the batch goes on
             document = every_check_failed(f"the upload could not be prepared ({type(error).__name__}: {error})")
             write_atomically(grading.result_path(student), document)
@@ -186,6 +236,7 @@ def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> Class
             slots.put(slot)
 
     started, lock = time.monotonic(), threading.Lock()
+    streak, last_failure = 0, None  # uploads in a row (as they finish) that ended in the same grader failure
     with ThreadPoolExecutor(max_workers=workers) as executor:
         futures = {executor.submit(grade_in_a_slot, student): student for student in pending}
         try:
@@ -194,9 +245,19 @@ def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> Class
                 with lock:
                     print(progress_line(done, len(pending), started,
                                         f"{futures[future]}: {document['score']:g}"), file=sys.stderr, flush=True)
-        except BaseException:  # Ctrl-C: stop the gradings under way; finished results stay
+                failure = grader_failure(document)
+                streak = streak + 1 if failure is not None and failure == last_failure else int(failure is not None)
+                last_failure = failure
+                if streak >= FAILURES_IN_A_ROW:
+                    raise BatchBroken(failure)
+        except BaseException as error:  # Ctrl-C, or the grader broken: stop the gradings under way
             executor.shutdown(cancel_futures=True, wait=False)
             grading.stop()
+            if isinstance(error, BatchBroken):
+                ungraded = forget_failures(grading, pending, error.failure)
+                raise SystemExit(f"stopped: {FAILURES_IN_A_ROW} uploads in a row ended in the same autograder error, "
+                                 f"the grader's failure, not theirs:\n  {error.failure}\n{ungraded} uploads stay "
+                                 "ungraded: fix the grader (see logs/), then run the same command to resume") from None
             raise
     graded = ClassResults.load(grading.batch, students=uploads)
     graded.write_scores_csv(grading.batch / "scores.csv")

@@ -210,6 +210,25 @@ def kill_processes_of(uid: int, spare: int | None = None, patience: float = 30.0
     return len(killed)
 
 
+def kill_process_tree(root: int) -> int:
+    """SIGKILL `root` and every process descended from it, whatever session, group or user it moved to.
+    Each is stopped first and the tree read again, so none forks or is orphaned (and lost to init)
+    while it is read. Returns how many were killed; the caller reaps `root`."""
+    stopped: set[int] = set()
+    while True:
+        parents = {pid: int(fields["PPid"]) for pid, fields in process_statuses().items() if "PPid" in fields}
+        tree, frontier = {root}, [root]
+        while frontier:
+            children = [pid for pid, parent in parents.items() if parent in frontier and pid not in tree]
+            tree.update(children)
+            frontier = children
+        new = tree - stopped
+        if not new:
+            break
+        stopped |= signal_each(sorted(new), signal.SIGSTOP) | new
+    return len(signal_each(sorted(stopped), signal.SIGKILL))
+
+
 def signal_each(pids: list[int], signum: int) -> set[int]:
     """Send `signum` to each of `pids`; the ones it reached."""
     reached = set()
