@@ -24,6 +24,7 @@ from typing import Iterator
 import pytest
 from PIL import Image
 
+from autograder.instructor.class_results import gradescope_submitters
 from autograder.instructor.grade_class import ClassGrading, GradingStopped, grade_class
 from autograder.judge.sandbox import sandbox_python
 from autograder.rubric import load_rubric
@@ -38,6 +39,25 @@ FIRST_UID = 64100  # apart from the simulated Gradescope's user
 MUTANT_NAMES = ("no_shortcut", "concatenation_missing_input", "se_no_sigmoid")
 HOSTILE_NAMES = ("write_results_json", "exit_inside_forward")
 UNIT_CHECKS = {c.id for c in load_rubric().values() if c.part != "training"}
+
+
+# What Gradescope's "Export Submissions" writes beside the upload folders (Ruby-style symbol keys).
+EXPORT_METADATA = """\
+solution:
+  :submitters:
+  - :name: Ada Lovelace
+    :sid: '1815'
+    :email: ada@example.edu
+  :created_at: 2026-11-30 23:58:01.123456789 -08:00
+  :score: 100.0
+skeleton:
+  :submitters:
+  - :name: Alan Turing
+    :email: alan@example.edu
+  - :name: <Grace Hopper>
+    :email: grace@example.edu
+  :created_at: 2026-11-29 10:00:00.000000000 -08:00
+"""
 
 
 @dataclass
@@ -77,7 +97,7 @@ def class_uploads(folder: Path) -> None:
         for name, text in hostile.files().items():
             (folder / f"hostile_{hostile.name}" / name).write_text(text)
     (folder / "corrupt.zip").write_bytes(b"PK\x03\x04 this is not a zip")
-    (folder / "submission_metadata.yml").write_text("not an upload: Gradescope's export index\n")
+    (folder / "submission_metadata.yml").write_text(EXPORT_METADATA)  # Gradescope's export index: not an upload
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +125,27 @@ def test_every_upload_gets_results_and_a_row(batch: Batch) -> None:
         check_columns = {k: float(v) for k, v in rows[student].items() if re.match(r"\d+\.\d+ ", k)}
         assert len(check_columns) == len(load_rubric())
         assert sum(check_columns.values()) == pytest.approx(document["score"])
+
+
+def test_the_rows_name_who_submitted_each_upload_when_the_export_says(batch: Batch, tmp_path: Path) -> None:
+    rows = {row["student"]: row for row in csv.DictReader(open(batch.folder / "scores.csv"))}
+    assert (rows["solution"]["name"], rows["solution"]["email"]) == ("Ada Lovelace", "ada@example.edu")
+    assert rows["solution"]["submitted"] == "2026-11-30 23:58:01.123456-08:00"
+    assert rows["skeleton"]["name"] == "Alan Turing; <Grace Hopper>"
+    assert rows["corrupt"]["name"] == "" and float(rows["solution"]["score"]) == 100
+    for flag, shown in (([], True), (["--no-names"], False)):
+        report = tmp_path / f"report{len(flag)}.html"
+        subprocess.run([sys.executable, "-m", "autograder.instructor.class_report", str(batch.folder),
+                        "-o", str(report), *flag], cwd=REPO, check=True)
+        html = report.read_text()
+        assert ("Ada Lovelace" in html, "&lt;Grace Hopper&gt;" in html, "ada@example.edu" in html) == (shown,) * 3
+        assert "<Grace Hopper>" not in html and "2026-11-30 23:58:01" in html
+
+
+def test_an_export_index_that_is_not_laid_out_as_expected_names_no_one(tmp_path: Path) -> None:
+    for text in ("not an upload\n", ": : [", "solution: 3\n", "solution:\n  :submitters: nobody\n"):
+        (tmp_path / "submission_metadata.yml").write_text(text)
+        assert all(not who["name"] for who in gradescope_submitters(tmp_path).values()), text
 
 
 def test_scores_are_those_of_each_submission(batch: Batch) -> None:

@@ -85,7 +85,8 @@ def common_failures(summaries: list[CheckSummary], limit: int = 15) -> list[list
     return [[str(count), f"{check.number} {check.id}", message] for count, check, message in found[:limit]]
 
 
-def report_html(graded: ClassResults, title: str, reference: dict | None) -> str:
+def report_html(graded: ClassResults, title: str, reference: dict | None, names: bool = True) -> str:
+    """The page; `names=False` leaves the submitters' names and emails out (a report to share)."""
     scores, summaries = graded.scores(), graded.check_summaries()
     values = list(scores.values())
     sections = [f"<h1>{escape(title)}</h1>"]
@@ -110,9 +111,12 @@ def report_html(graded: ClassResults, title: str, reference: dict | None) -> str
         sections += [f"<h2>Training curves: the class (grey) against the reference (dashed){escape(note)}</h2>",
                      image(buffer.getvalue())]
     errors = {s: graded.error(d) for s, d in graded.results.items()}
-    sections += ["<h2>Students</h2>", table(["student", "score", "status"], [
-        [student, f"{score:g}", errors[student] or "graded"] for student, score in sorted(scores.items())],
-        numeric={1})]
+    named_columns = ["name", "email"] if names and graded.submitters else []
+    known = ["submitted"] if graded.submitters else []
+    sections += ["<h2>Students</h2>", table(["student", *named_columns, *known, "score", "status"], [
+        [student, *(graded.submitters.get(student, {}).get(k, "") for k in [*named_columns, *known]),
+         f"{score:g}", errors[student] or "graded"] for student, score in sorted(scores.items())],
+        numeric={1 + len(named_columns) + len(known)})]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(sections)}</body></html>")
 
@@ -122,12 +126,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("batch", type=Path, help="a folder written by grade_class")
     parser.add_argument("--reference", type=Path, help="curves of the solution, drawn dashed")
     parser.add_argument("-o", "--out", type=Path, default=None, help="default: BATCH/report.html")
+    parser.add_argument("--no-names", action="store_true",
+                        help="leave the submitters' names and emails out (from a Gradescope export), to share the page")
     args = parser.parse_args(argv)
     if not (args.batch / "results").is_dir():
         parser.error(f"{args.batch} holds no results/ folder: grade the class with autograder.instructor.grade_class first")
     reference = json.loads(args.reference.read_text()) if args.reference else None
     out = args.out or args.batch / "report.html"
-    out.write_text(report_html(ClassResults.load(args.batch), f"CNN lab: {args.batch.name}", reference))
+    out.write_text(report_html(ClassResults.load(args.batch), f"CNN lab: {args.batch.name}", reference,
+                               names=not args.no_names))
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
 
 

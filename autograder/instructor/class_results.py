@@ -4,6 +4,7 @@
 
     BATCH/results/<student>.json   the student's results.json, as Gradescope would show it
     BATCH/curves/<student>.json    the training checks' per-epoch curves (absent if none ran)
+    BATCH/submitters.json          who submitted each upload, when a Gradescope export said so
 """
 from __future__ import annotations
 
@@ -15,9 +16,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import yaml
+
 from ..rubric import Check, load_rubric, number_order
 
 ERROR_TEST = "autograder error"  # the test run_autograder puts first when it could not grade
+METADATA_FILE = "submission_metadata.yml"  # in a Gradescope export, beside its submission_<id> folders
+SUBMITTERS_FILE = "submitters.json"
+SUBMITTER_COLUMNS = ("name", "email", "submitted")
+
+
+def gradescope_submitters(export: Path) -> dict[str, dict[str, str]]:
+    """Upload folder -> its submitters' name and email ("; " between a group's) and when it was submitted,
+    from a Gradescope export's submission_metadata.yml; {} where there is none, or one not laid out so."""
+    try:
+        metadata = yaml.safe_load((export / METADATA_FILE).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    found = {}
+    for folder, entry in metadata.items() if isinstance(metadata, dict) else ():
+        if not isinstance(entry, dict):
+            continue
+        people = [p for p in entry.get(":submitters") or [] if isinstance(p, dict)]
+        found[str(folder)] = {"name": "; ".join(str(p.get(":name", "")) for p in people),
+                              "email": "; ".join(str(p.get(":email", "")) for p in people),
+                              "submitted": str(entry.get(":created_at", ""))}
+    return found
 
 
 @dataclass
@@ -51,15 +75,17 @@ def normalised(message: str) -> str:
 class ClassResults:
     results: dict[str, dict]  # student -> results.json document
     curves: dict[str, dict]  # student -> curves document
+    submitters: dict[str, dict[str, str]] = field(default_factory=dict)  # student -> SUBMITTER_COLUMNS
 
     @classmethod
     def load(cls, batch: Path, students: Iterable[str] | None = None) -> "ClassResults":
-        """The stored results and curves of `students` (default: everyone with results)."""
+        """The stored results, curves and submitters of `students` (default: everyone with results)."""
         def documents(folder: str) -> dict[str, dict]:
             return {p.stem: json.loads(p.read_text()) for p in sorted((batch / folder).glob("*.json"))
                     if wanted is None or p.stem in wanted}
         wanted = None if students is None else set(students)
-        return cls(documents("results"), documents("curves"))
+        submitters = json.loads((batch / SUBMITTERS_FILE).read_text()) if (batch / SUBMITTERS_FILE).exists() else {}
+        return cls(documents("results"), documents("curves"), submitters)
 
     @staticmethod
     def checks() -> list[Check]:
@@ -94,15 +120,18 @@ class ClassResults:
         return list(summaries.values())
 
     def write_scores_csv(self, path: Path) -> None:
-        """One row per student: total, whether grading worked, then the points of every check."""
+        """One row per student: who submitted it (when known), total, whether grading worked, then the
+        points of every check."""
         checks = self.checks()
+        named = SUBMITTER_COLUMNS if self.submitters else ()
         with open(path, "w", newline="") as file:
             writer = csv.writer(file)
-            writer.writerow(["student", "score", "max_score", "status", *(f"{c.number} {c.id}" for c in checks)])
+            writer.writerow(["student", *named, "score", "max_score", "status", *(f"{c.number} {c.id}" for c in checks)])
             for student, document in self.results.items():
                 points = {t.get("number"): t["score"] for t in document["tests"]}
                 error = self.error(document)
-                writer.writerow([student, document["score"], self.max_score, "autograder error" if error else "graded",
+                writer.writerow([student, *(self.submitters.get(student, {}).get(k, "") for k in named),
+                                 document["score"], self.max_score, "autograder error" if error else "graded",
                                  *(points.get(c.number, 0.0) for c in checks)])
 
     def failures_markdown(self, most_common: int = 3) -> str:

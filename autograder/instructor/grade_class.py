@@ -51,7 +51,7 @@ from ..judge.resources import available
 from ..judge.results import write_atomically
 from ..judge.sandbox import kill_process_tree, kill_processes_of, remove_tree, runs_python
 from ..training_profiles import profile_names
-from .class_results import ClassResults
+from .class_results import SUBMITTERS_FILE, ClassResults, gradescope_submitters
 from .distribute import gradescope_entries, unpack, write_zip
 
 FIRST_UID = 64000  # as root, parallel slot i runs submission code as user id first_uid + i
@@ -71,10 +71,11 @@ class BatchBroken(Exception):
         self.failure = failure
 
 
-def grader_failure(document: dict) -> str | None:
-    """What an "autograder error" results document says went wrong (the grader's failure), else None."""
-    tests = document.get("tests") or [{}]
-    return tests[0].get("output") if tests[0].get("name") == "autograder error" else None
+
+
+def student_name(upload: str) -> str:
+    """The name a batch files an upload (a folder, or a zip without .zip) under."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", upload.removesuffix(".zip"))
 
 
 def uploads_in(folder: Path) -> dict[str, Path]:
@@ -83,7 +84,7 @@ def uploads_in(folder: Path) -> dict[str, Path]:
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or not (path.is_dir() or path.suffix == ".zip"):
             continue  # Gradescope's submission_metadata.yml, a .DS_Store
-        student = re.sub(r"[^A-Za-z0-9._-]", "_", path.stem if path.is_file() else path.name)
+        student = student_name(path.name)
         if student in uploads:
             raise ValueError(f"two uploads are named {student!r}: {uploads[student].name} and {path.name}")
         uploads[student] = path
@@ -191,7 +192,7 @@ def forget_failures(grading: ClassGrading, students: dict[str, Path], failure: s
     ungraded = 0
     for student in students:
         path = grading.result_path(student)
-        if path.exists() and grader_failure(json.loads(path.read_text())) == failure:
+        if path.exists() and ClassResults.error(json.loads(path.read_text())) == failure:
             path.unlink()
         ungraded += not path.exists()
     return ungraded
@@ -210,6 +211,9 @@ def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> Class
     uploads = uploads_in(submissions)
     for folder in ("results", "curves", "logs"):
         (grading.batch / folder).mkdir(parents=True, exist_ok=True)
+    submitters = {student_name(folder): who for folder, who in gradescope_submitters(submissions).items()}
+    if submitters:  # the export names who submitted what: scores.csv and the report will say so
+        write_atomically(grading.batch / SUBMITTERS_FILE, submitters)
     pending = {s: u for s, u in uploads.items() if not grading.result_path(s).exists()}
     print(f"{len(uploads)} uploads in {submissions}: {len(uploads) - len(pending)} already graded, "
           f"{len(pending)} to grade with {workers} worker(s)", flush=True)
@@ -245,7 +249,7 @@ def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> Class
                 with lock:
                     print(progress_line(done, len(pending), started,
                                         f"{futures[future]}: {document['score']:g}"), file=sys.stderr, flush=True)
-                failure = grader_failure(document)
+                failure = ClassResults.error(document)
                 streak = streak + 1 if failure is not None and failure == last_failure else int(failure is not None)
                 last_failure = failure
                 if streak >= FAILURES_IN_A_ROW:
