@@ -25,10 +25,10 @@ import torch
 from data_scripts.subsets import prepared_sha256
 
 from .judge.resources import Resources, available
-from .judge.results import Outcome, results_document, write_atomically
+from .judge.results import Outcome, leaderboard_entry, results_document, write_atomically
 from .judge.speed import parallel_speedup, speed_factor
 from .judge.worker_client import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker, WorkerCrashed
-from .rubric import load_rubric, number_order, reference_seconds
+from .rubric import leaderboard, load_rubric, number_order, reference_seconds
 from .training import shortfall_feedback, train_and_measure
 from .training_profiles import (calibration_problem, cpu_profile_names, fitting_profile, load_profile, load_thresholds,
                                 profile_device, profile_names, profile_needs)
@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 OUTCOMES = pytest.StashKey[dict]()
 STARTED = pytest.StashKey[float]()
 CURVES = pytest.StashKey[dict]()
+LEADERBOARD = pytest.StashKey[list]()
 SPEED = pytest.StashKey[float]()
 BUDGET = pytest.StashKey[str]()
 RESOURCES = pytest.StashKey[Resources]()
@@ -91,6 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[OUTCOMES] = {}
     config.stash[STARTED] = time.monotonic()
     config.stash[CURVES] = {}
+    config.stash[LEADERBOARD] = []
     config.stash[DESELECTED] = set()
     config.addinivalue_line("markers", "training: a check that trains a network (minutes, not seconds)")
 
@@ -279,6 +281,7 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
                                   log=lambda line: print(line, flush=True))
         request.config.stash[CURVES][name] = curve
         accuracy, limit = curve.test_accuracy[-1], calibrated["threshold"]
+        request.config.stash[LEADERBOARD].append(leaderboard_entry(name, accuracy, limit))
         summary = (f"test accuracy {accuracy:.1%} after {len(curve.test_accuracy)} epochs in {sum(curve.seconds):.0f}s "
                    f"({profile} profile, {device}); the threshold is {limit:.1%}")
         request.node.user_properties.append(("feedback", summary))
@@ -406,4 +409,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     outcomes = list(session.config.stash[OUTCOMES].values())
     seconds = time.monotonic() - session.config.stash[STARTED]
-    write_atomically(Path(path), results_document(outcomes, seconds))
+    board = session.config.stash[LEADERBOARD] if leaderboard() else None
+    write_atomically(Path(path), results_document(outcomes, seconds, board))

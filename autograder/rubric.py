@@ -68,6 +68,13 @@ def reference_seconds(path: Path = RUBRIC_FILE) -> float:
 
 
 @cache
+def leaderboard(path: Path = RUBRIC_FILE) -> bool:
+    """Whether results.json carries a leaderboard: each training check's test accuracy (rubric.toml's
+    `leaderboard`)."""
+    return bool(tomllib.loads(path.read_text()).get("leaderboard", False))
+
+
+@cache
 def gradescope_timeout(path: Path = RUBRIC_FILE) -> float:
     """The timeout of Gradescope's Autograder Settings, which run_autograder's --time-limit defaults to."""
     return float(tomllib.loads(path.read_text())["gradescope_timeout"])

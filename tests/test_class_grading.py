@@ -194,7 +194,8 @@ def test_the_report_is_one_self_contained_page_that_renders(batch: Batch, tmp_pa
     assert len(images) == 3 and all(src.startswith("data:image/png;base64,") for src in images), images
     assert not re.search(r'(src|href)="(https?:|file:|/)', html), "the page refers to something outside itself"
     for expected in ("Score distribution", "Pass rate per check", "Most common failure messages",
-                     "Training curves", "test_basic_block_identity_shortcut", "hostile_write_results_json"):
+                     "Training curves", "test_basic_block_identity_shortcut", "hostile_write_results_json",
+                     "Leaderboard", "resnet18_cifar10 accuracy % (pass: "):
         assert expected in html
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:

@@ -38,6 +38,18 @@ def test_solution_scores_full_marks(graded_trained: dict[str, Grade]) -> None:
     assert result.score == result.max_score == TOTAL == 100
 
 
+def test_the_leaderboard_holds_each_training_checks_final_accuracy(graded_trained: dict[str, Grade]) -> None:
+    result = graded_trained["solution"]
+    board = {entry["name"]: entry["value"] for entry in result.results["leaderboard"]}
+    training = [c.id for c in RUBRIC.values() if c.part == "training"]
+    assert len(board) == len(training), board
+    for check in training:
+        column = next(name for name in board if name.startswith(check.removeprefix("test_train_") + " accuracy %"))
+        said = re.search(r"test accuracy ([\d.]+)%", result.feedback(check))
+        assert said and abs(float(said.group(1)) - board[column]) <= 0.051, (column, board[column], said)
+    assert "leaderboard" not in graded_trained["skeleton"].results, "a check that never trained has no column"
+
+
 @pytest.mark.parametrize("name", variant_names())
 def test_correct_variant_scores_full_marks(graded_trained: dict[str, Grade], name: str) -> None:
     result = graded_trained[f"variant:{name}"]

@@ -110,6 +110,12 @@ def report_html(graded: ClassResults, title: str, reference: dict | None, names:
         note = "" if reference else " (no reference curves given: pass --reference)"
         sections += [f"<h2>Training curves: the class (grey) against the reference (dashed){escape(note)}</h2>",
                      image(buffer.getvalue())]
+    board = graded.leaderboard()
+    if board:
+        sections += ["<h2>Leaderboard (the best ten of each column)</h2>",
+                     table(["column", "students, best first"],
+                           [[name, ", ".join(f"{student} {value:g}" for student, value in rows[:10])]
+                            for name, rows in board.items()])]
     errors = {s: graded.error(d) for s, d in graded.results.items()}
     named_columns = ["name", "email"] if names and graded.submitters else []
     known = ["submitted"] if graded.submitters else []

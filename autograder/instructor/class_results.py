@@ -104,6 +104,17 @@ class ClassResults:
         tests = document.get("tests", [])
         return tests[0]["output"] if tests and tests[0]["name"] == ERROR_TEST else None
 
+    def leaderboard(self) -> dict[str, list[tuple[str, float]]]:
+        """Leaderboard column -> (student, value), best first (`order` "desc": highest first)."""
+        columns: dict[str, list[tuple[str, float]]] = {}
+        orders: dict[str, str] = {}
+        for student, document in self.results.items():
+            for entry in document.get("leaderboard", []):
+                columns.setdefault(entry["name"], []).append((student, entry["value"]))
+                orders[entry["name"]] = entry.get("order", "desc")
+        return {name: sorted(rows, key=lambda row: row[1], reverse=orders[name] == "desc")
+                for name, rows in sorted(columns.items())}
+
     def check_summaries(self) -> list[CheckSummary]:
         """One summary per rubric check, in rubric order."""
         summaries = {c.number: CheckSummary(c, graded=len(self.results)) for c in self.checks()}

@@ -24,6 +24,13 @@ RESULTS_SCHEMA = {
         "output": {"type": "string"},
         "visibility": VISIBILITY,
         "stdout_visibility": VISIBILITY,
+        "leaderboard": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "value"],
+            "additionalProperties": False,
+            "properties": {"name": {"type": "string"}, "value": {"type": ["number", "string"]},
+                           "order": {"enum": ["asc", "desc"]}},
+        }},
         "tests": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "score", "max_score", "status", "output", "visibility"],
@@ -55,10 +62,17 @@ class Outcome:
         return self.points == self.max_points
 
 
-def results_document(outcomes: list[Outcome], seconds: float) -> dict:
-    """The results.json body (https://gradescope-autograders.readthedocs.io/en/latest/specs/)."""
+def leaderboard_entry(check: str, accuracy: float, threshold: float) -> dict:
+    """One leaderboard column of Gradescope's: a training check's final test accuracy, in percent."""
+    return {"name": f"{check.removeprefix('test_train_')} accuracy % (pass: {100 * threshold:.1f})",
+            "value": round(100 * accuracy, 2), "order": "desc"}
+
+
+def results_document(outcomes: list[Outcome], seconds: float, leaderboard: list[dict] | None = None) -> dict:
+    """The results.json body (https://gradescope-autograders.readthedocs.io/en/latest/specs/), with a
+    leaderboard when given one."""
     ordered = sorted(outcomes, key=lambda o: number_order(o.number))
-    return {
+    return {**({"leaderboard": leaderboard} if leaderboard else {}),
         "score": round(sum(o.points for o in ordered), 4),
         "execution_time": round(seconds, 1),
         "output": "",
