@@ -25,10 +25,10 @@ import torch
 from data_scripts.subsets import prepared_sha256
 
 from .judge.resources import Resources, available
-from .judge.results import Outcome, leaderboard_entry, results_document, write_atomically
+from .judge.results import Outcome, in_rubric_order, leaderboard_entry, results_document, write_atomically
 from .judge.speed import parallel_speedup, speed_factor
 from .judge.worker_client import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker, WorkerCrashed
-from .rubric import leaderboard, load_rubric, number_order, reference_seconds
+from .rubric import leaderboard, load_rubric, reference_seconds
 from .training import shortfall_feedback, train_and_measure
 from .training_profiles import (calibration_problem, cpu_profile_names, fitting_profile, load_profile, load_thresholds,
                                 profile_device, profile_names, profile_needs)
@@ -287,7 +287,7 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
         request.node.user_properties.append(("feedback", summary))
         if accuracy < limit:
             part = check.student_file
-            failed = [o.name for o in sorted(request.config.stash[OUTCOMES].values(), key=lambda o: number_order(o.number))
+            failed = [o.name for o in in_rubric_order(list(request.config.stash[OUTCOMES].values()))
                       if o.part == part and not o.passed and o.visibility == "visible"]  # hidden ones stay hidden
             raise AssertionError(shortfall_feedback(curve, calibrated, part, failed))
 
@@ -383,7 +383,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if not outcomes:
         return
     parts: dict[str, list[Outcome]] = {}
-    for outcome in sorted(outcomes, key=lambda o: number_order(o.number)):
+    for outcome in in_rubric_order(outcomes):
         parts.setdefault(outcome.part, []).append(outcome)
     width = max(len(p) for p in parts) + 2
     write = terminalreporter.write_line

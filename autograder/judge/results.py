@@ -62,6 +62,11 @@ class Outcome:
         return self.points == self.max_points
 
 
+def in_rubric_order(outcomes: list[Outcome]) -> list[Outcome]:
+    """`outcomes` by check number, as the rubric lists them (1.10 after 1.9)."""
+    return sorted(outcomes, key=lambda o: number_order(o.number))
+
+
 def leaderboard_entry(check: str, accuracy: float, threshold: float) -> dict:
     """One leaderboard column of Gradescope's: a training check's final test accuracy, in percent."""
     return {"name": f"{check.removeprefix('test_train_')} accuracy % (pass: {100 * threshold:.1f})",
@@ -71,7 +76,7 @@ def leaderboard_entry(check: str, accuracy: float, threshold: float) -> dict:
 def results_document(outcomes: list[Outcome], seconds: float, leaderboard: list[dict] | None = None) -> dict:
     """The results.json body (https://gradescope-autograders.readthedocs.io/en/latest/specs/), with a
     leaderboard when given one."""
-    ordered = sorted(outcomes, key=lambda o: number_order(o.number))
+    ordered = in_rubric_order(outcomes)
     return {**({"leaderboard": leaderboard} if leaderboard else {}),
         "score": round(sum(o.points for o in ordered), 4),
         "execution_time": round(seconds, 1),
