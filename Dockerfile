@@ -3,11 +3,19 @@
 #   docker run --rm -v "$PWD/upload:/autograder/submission" -v "$PWD/results:/autograder/results" \
 #       cnn-lab-autograder /autograder/run_autograder
 # It holds what `python -m autograder.instructor.distribute gradescope` puts in autograder.zip, set up by
-# the same setup.sh, on Gradescope's Ubuntu 22.04 base. BASE_IMAGE picks another base
-# (--build-arg BASE_IMAGE=ubuntu:22.04 works too).
+# the same setup.sh, on Gradescope's Ubuntu 22.04 base. Build arguments:
+#   BASE_IMAGE          another base (ubuntu:22.04 works too; tests/test_container.py uses a local Debian)
+#   CNNLAB_TORCH_INDEX  where pip finds torch (default in setup.sh: PyTorch's CPU-only index)
+#   CNNLAB_RAW_DATA     a folder, mounted into the build, holding the official dataset files
 ARG BASE_IMAGE=gradescope/autograder-base:ubuntu-22.04
 # hadolint ignore=DL3006
 FROM ${BASE_IMAGE}
+ARG CNNLAB_TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG CNNLAB_RAW_DATA=
+
+# Python, the sandbox user and torch first: this layer is reused while only the grader changes.
+COPY autograder/gradescope/setup.sh /autograder/setup.sh
+RUN bash /autograder/setup.sh system torch
 
 COPY autograder /autograder/source/autograder
 COPY assignment /autograder/source/assignment
@@ -15,8 +23,7 @@ COPY solutions /autograder/source/solutions
 COPY data_scripts /autograder/source/data_scripts
 COPY pyproject.toml ASSIGNMENT_SPEC.md README.md /autograder/source/
 
-# hadolint ignore=DL3008
-RUN bash /autograder/source/autograder/gradescope/setup.sh \
+RUN bash /autograder/setup.sh grader data \
  && install -m 0755 /autograder/source/autograder/gradescope/run_autograder /autograder/run_autograder
 
 WORKDIR /autograder

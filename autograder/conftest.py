@@ -47,6 +47,7 @@ BUDGET = pytest.StashKey[str]()
 RESOURCES = pytest.StashKey[Resources]()
 SPEEDUPS = pytest.StashKey[dict]()
 DESELECTED = pytest.StashKey[set]()
+SANDBOXED = pytest.StashKey[str]()  # what the sandbox could isolate, for the log
 GRADING_SEED = 0
 RESULTS_RESERVE = 10.0  # seconds of --time-limit kept back for writing results.json after the last check
 
@@ -218,6 +219,7 @@ def sandbox(pytestconfig: pytest.Config) -> Iterator[Sandbox | None]:
     user = pytestconfig.getoption("sandbox_user")
     uid, gid = resolve_user(user) if user else (None, None)
     created = Sandbox.create(root, uid, gid, python=pytestconfig.getoption("sandbox_python"))
+    pytestconfig.stash[SANDBOXED] = created.describe()
     yield created
     created.close()
 
@@ -230,8 +232,6 @@ def worker(pytestconfig: pytest.Config, sandbox: Sandbox | None) -> Iterator[Wor
     else:
         started = SubprocessWorker(impl, sandbox, threads=threads(pytestconfig),
                                    portable=pytestconfig.getoption("portable"))
-        if sandbox is not None:
-            print(f"\nsandbox: {sandbox.describe()}")
     yield started
     started.close()
 
@@ -379,6 +379,8 @@ def unchecked_points_line(outcomes: list[Outcome], deselected: set[str]) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if SANDBOXED in config.stash:
+        terminalreporter.write_line(f"sandbox: {config.stash[SANDBOXED]}")
     outcomes = list(config.stash[OUTCOMES].values())
     if not outcomes:
         return
