@@ -71,13 +71,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SuiteReport(), "suite-report")
 
 
-# The files that take minutes, longest first (their idle times on 2 cores: 930, 790, 650, 350, 250,
-# 160 and 110 s). Under `--dist loadfile` each file goes whole to the next free worker in collection
-# order; alphabetical order handed the two validity files out last, so one worker ran on alone for
-# about two minutes. Longest first keeps the workers' loads even.
+# The files that take minutes, longest first (their idle times on 2 cores, last measured: 980, 830, 690,
+# 470, 370, 260, 150, 100 and 120 s). Under `--dist loadfile` each file goes whole to the next free worker
+# in collection order; alphabetical order handed the two validity files out last, so one worker ran on
+# alone for about two minutes. Longest first keeps the workers' loads even.
 LONGEST_FIRST = ("test_adversarial.py", "test_validity_trained.py", "test_validity_unit_mutants.py",
-                 "test_class_grading.py", "test_notebook_edition.py", "test_gradescope.py",
-                 "test_worker_isolation.py")
+                 "test_container.py", "test_class_grading.py", "test_notebook_edition.py", "test_gradescope.py",
+                 "test_student_install.py", "test_worker_isolation.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
