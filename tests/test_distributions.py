@@ -9,6 +9,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 import pytest
 
 from autograder.instructor.distribute import GRADING_READS, gradescope_entries, student_entries, write_zip
@@ -62,7 +67,10 @@ def test_the_dockerfile_installs_what_the_zip_holds(gradescope_zip: zipfile.ZipF
     assert copied == in_zip
     assert "autograder/gradescope/setup.sh" in dockerfile and "ARG BASE_IMAGE=gradescope/autograder-base" in dockerfile
     setup = (REPO / "autograder" / "gradescope" / "setup.sh").read_text()
-    assert "torch_pins=(torch==2.14.1 torchvision==0.29.1)" in setup and "whl/cpu" in setup
+    pins = re.search(r"^torch_pins=\((.*)\)$", setup, re.M)
+    assert pins and pins.group(1).split() == tomllib.loads((REPO / "pyproject.toml").read_text())[
+        "project"]["optional-dependencies"]["grading"], "setup.sh pins other versions than the grading extra"
+    assert "whl/cpu" in setup and '"${source_dir}[grading]"' in setup
     assert "-m data_scripts.prepare" in setup, "the data must be prepared when the image is built"
 
 

@@ -17,7 +17,7 @@ set -euo pipefail
 source_dir="${CNNLAB_SOURCE:-/autograder/source}"
 venv="${CNNLAB_VENV:-/autograder/venv}"
 torch_index="${CNNLAB_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}"
-# The versions the thresholds were calibrated with; students' installs take any version in pyproject.toml's ranges.
+# The versions the thresholds were calibrated with (pyproject.toml's grading extra); students take pyproject's ranges.
 torch_pins=(torch==2.14.1 torchvision==0.29.1)
 sandbox_user=cnnlab-student
 export DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1
@@ -46,8 +46,8 @@ torch() {
 }
 
 grader() {
-  # The pins again, so that resolving the grader's ranges can never replace the calibrated torch.
-  "$venv/bin/pip" install "$source_dir" "${torch_pins[@]}"
+  # With the pins again (the grading extra), so that resolving the grader's ranges never replaces torch.
+  "$venv/bin/pip" install "${source_dir}[grading]"
   open_to_everyone "$venv"
 }
 
