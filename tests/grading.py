@@ -3,9 +3,10 @@
     python -m tests.grading              # print the validity table for every mutant and variant
     python -m tests.grading --benchmark  # time whole grading runs of the solution
 
-Each folder is graded by `pytest autograder --impl DIR --results-json ...` in its own
-process, as a student or Gradescope would run it, with one torch thread, as many at a time as
-this process has CPUs to itself (`cpu_share`). One thread per grading: on a loaded machine a
+Each folder is graded by `pytest autograder --impl DIR --results-json ...`, as a student or
+Gradescope would run it, with one torch thread; a corpus is dealt out to as many processes as
+this process has CPUs to itself (`cpu_share`), each running its folders' pytest sessions in turn
+(`grade_in_sequence`). One thread per grading: on a loaded machine a
 thread that loses its core stalls its siblings at every parallel region (two threads ran 4x
 slower beside one busy process), while single-threaded gradings only share the cores.
 """
@@ -20,14 +21,17 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from autograder.judge.resources import available
 from autograder.rubric import load_rubric
+from autograder.training_profiles import load_profile
 
-from .submissions.build import REPO, SOLUTIONS, build_mutant, build_variant, copy_solution, variant_names
+from .submissions.build import (REPO, SOLUTIONS, build_mutant, build_variant, copy_solution, variant_files,
+                                variant_names)
 from .submissions.mutants import MUTANTS, TRAINING_MUTANTS
 
 UNIT_ONLY = ("-m", "not training")
@@ -74,20 +78,82 @@ def failed_checks(results: dict) -> set[str]:
     return {by_number[t["number"]] for t in results.get("tests", []) if "number" in t and t["score"] < t["max_score"]}
 
 
+def pytest_arguments(impl: Path, workdir: Path, extra: tuple[str, ...], threads: int) -> list[str]:
+    """`pytest autograder` grading `impl`, its results.json and curves written in `workdir`."""
+    return ["autograder", "--impl", str(impl), "--results-json", str(workdir / f"{impl.name}.results.json"),
+            "-q", "-p", "no:cacheprovider", *extra, "--curves", str(workdir / f"{impl.name}.curves.json"),
+            "--threads", str(threads)]
+
+
+def graded(returncode: int, output: str, impl: Path, workdir: Path) -> Grade:
+    results = workdir / f"{impl.name}.results.json"
+    return Grade(returncode, output, json.loads(results.read_text()) if results.exists() else {})
+
+
 def grade(impl: Path, workdir: Path, *extra: str, threads: int = 1) -> Grade:
     """Grade `impl` in a fresh process with `threads` torch threads."""
-    results = workdir / f"{impl.name}.results.json"
-    extra = (*extra, "--curves", str(workdir / f"{impl.name}.curves.json"), "--threads", str(threads))
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "autograder", "--impl", str(impl), "--results-json", str(results),
-         "-q", "-p", "no:cacheprovider", *extra],
-        cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": str(threads)}, capture_output=True, text=True,
-        timeout=GRADING_HANG_BOUND)
-    parsed = json.loads(results.read_text()) if results.exists() else {}
-    return Grade(done.returncode, done.stdout + done.stderr, parsed)
+    done = subprocess.run([sys.executable, "-m", "pytest", *pytest_arguments(impl, workdir, extra, threads)],
+                          cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": str(threads)}, capture_output=True,
+                          text=True, timeout=GRADING_HANG_BOUND)
+    return graded(done.returncode, done.stdout + done.stderr, impl, workdir)
+
+
+def grade_in_sequence(folders: list[tuple[Path, tuple[str, ...]]], workdir: Path) -> list[Grade]:
+    """Grade each (folder, pytest arguments) in turn, one torch thread, in one fresh process
+    (`python -m tests.grading --in-sequence`) that runs `pytest.main` once per folder.
+
+    The same plugin grades each folder in a session of its own, with a worker process of its own;
+    only the judge's start (Python, torch, the check modules: about 5 of a unit grading's 8.5 s)
+    is paid once instead of per folder.
+    """
+    jobs = [{"arguments": pytest_arguments(impl, workdir, extra, 1), "log": str(workdir / f"{impl.name}.log")}
+            for impl, extra in folders]
+    plan = workdir / f"sequence-{folders[0][0].name}.json"
+    plan.write_text(json.dumps(jobs))
+    done = subprocess.run([sys.executable, "-m", "tests.grading", "--in-sequence", str(plan)], cwd=REPO,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=GRADING_HANG_BOUND)
+    exits = json.loads(done.stdout.splitlines()[-1]) if done.returncode == 0 else []
+    assert len(exits) == len(jobs), f"the grading sequence failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+    return [graded(code, Path(job["log"]).read_text(), impl, workdir)
+            for code, job, (impl, _) in zip(exits, jobs, folders)]
+
+
+def run_sequence(plan: Path) -> None:
+    """The child of `grade_in_sequence`: each job's pytest session, its output to its log; then the exit codes."""
+    import pytest
+
+    exits = []
+    for job in json.loads(plan.read_text()):
+        with open(job["log"], "w") as log, redirect_stdout(log), redirect_stderr(log):
+            exits.append(int(pytest.main(job["arguments"])))
+    print(json.dumps(exits))
 
 
 Corpus = dict[str, tuple[Path, tuple[str, ...]]]  # name -> (folder, the pytest arguments it is graded with)
+
+
+def files_behind(check: str) -> set[str]:
+    """The student files a check's result depends on."""
+    part = load_rubric()[check].part
+    if part != "training":
+        return {part}
+    entry = load_profile("smoke")[0][check]
+    files = {"train.py"} if entry.student_loop else set()
+    if entry.module:
+        files |= {f"{entry.module}.py"} | ({"resnet.py"} if entry.module == "senet" else set())
+    return files
+
+
+def training_checks_behind(files: set[str]) -> set[str]:
+    return {c.id for c in load_rubric().values() if c.part == "training" and files_behind(c.id) & files}
+
+
+def only_training_behind(files: set[str]) -> tuple[str, ...]:
+    """pytest arguments leaving out the training checks that run none of `files` (they would train the
+    solution's code again)."""
+    others = sorted({c.id for c in load_rubric().values() if c.part == "training"} - training_checks_behind(files))
+    return ("-k", f"not ({' or '.join(others)})") if others else ()
 
 
 def unit_mutant_corpus(root: Path) -> Corpus:
@@ -100,13 +166,15 @@ def unit_mutant_corpus(root: Path) -> Corpus:
 
 def trained_corpus(root: Path) -> Corpus:
     """The gradings that train: the solution with every check under the cpu profile (the one full
-    grading of the run), the skeleton likewise (its checks fail at once), the correct variants
-    under the smoke profile, and each training mutant on its one check under the smoke profile (the
-    cheapest that still shows its verdict: see TrainingMutant)."""
+    grading of the run), the skeleton likewise (its checks fail at once), the correct variants on
+    every unit check and the training checks their files reach under the smoke profile, and each
+    training mutant on its one check under the smoke profile (the cheapest that still shows its
+    verdict: see TrainingMutant)."""
     full = ("--budget", "cpu")
     folders: Corpus = {"solution": (copy_solution(root / "solution"), full), "skeleton": (REPO / "assignment", full)}
     for name in variant_names():
-        folders[f"variant:{name}"] = (build_variant(name, root / f"variant-{name}"), ("--budget", "smoke"))
+        folders[f"variant:{name}"] = (build_variant(name, root / f"variant-{name}"),
+                                      ("--budget", "smoke", *only_training_behind(variant_files(name))))
     for case in TRAINING_MUTANTS:
         path = build_mutant(case.mutant, root / f"training-{case.key}")
         folders[f"training:{case.key}"] = (path, ("--budget", "smoke", "-k", case.check))
@@ -114,11 +182,13 @@ def trained_corpus(root: Path) -> Corpus:
 
 
 def grade_all(folders: Corpus, workdir: Path) -> dict[str, Grade]:
-    """Every folder of `folders`, `cpu_share()` gradings at a time, the longest first."""
+    """Every folder of `folders`: `cpu_share()` sequences at once, dealt out longest first."""
     longest_first = sorted(folders, key=lambda name: name != "solution")
-    with ThreadPoolExecutor(cpu_share()) as pool:
-        futures = {name: pool.submit(grade, folders[name][0], workdir, *folders[name][1]) for name in longest_first}
-        return {name: futures[name].result() for name in folders}
+    shares = [share for i in range(cpu_share()) if (share := longest_first[i::cpu_share()])]
+    with ThreadPoolExecutor(len(shares)) as pool:
+        grades = pool.map(lambda share: zip(share, grade_in_sequence([folders[n] for n in share], workdir)), shares)
+        by_name = {name: grade for pairs in grades for name, grade in pairs}
+    return {name: by_name[name] for name in folders}
 
 
 def grade_corpus(build: Callable[[Path], Corpus], root: Path) -> dict[str, Grade]:
@@ -166,7 +236,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benchmark", action="store_true",
                         help="time whole grading runs of the solution instead of printing the validity table")
-    if parser.parse_args(argv).benchmark:
+    parser.add_argument("--in-sequence", type=Path, metavar="PLAN",
+                        help="(used by grade_in_sequence) run the pytest sessions a JSON plan lists, one by one")
+    args = parser.parse_args(argv)
+    if args.in_sequence:
+        run_sequence(args.in_sequence)
+        return
+    if args.benchmark:
         benchmark()
         return
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,8 @@
 """Hostile submissions graded end to end through run_autograder: no unearned points, valid results.
 
 Each case of `tests/submissions/hostile.py` is uploaded to the stand-in /autograder and
-graded with the smoke profile and a quarter of the rubric's time limits (hangs cost less).
+graded with the smoke profile and a quarter of the rubric's time limits, a tenth for the cases
+that hang (hangs cost less).
 The run's summary lists a table row per attack: points, time, feedback.
 """
 from __future__ import annotations
@@ -12,26 +13,13 @@ from typing import Iterator
 import pytest
 
 from autograder.judge.sandbox import kill_processes_of, process_states
-from autograder.rubric import load_rubric
-from autograder.training_profiles import load_profile
 
 from .gradescope_layout import SimulatedGradescope
+from .grading import files_behind
 from .submissions.hostile import HOSTILE, LISTENER_PORT, Hostile
 from .test_gradescope import assert_complete_and_valid
 
 SECRETS = ("LEAKED", "NETWORK-REACHED")
-
-
-def files_behind(check: str) -> set[str]:
-    """The student files a check's result depends on."""
-    part = load_rubric()[check].part
-    if part != "training":
-        return {part}
-    entry = load_profile("smoke")[0][check]
-    files = {"train.py"} if entry.student_loop else set()
-    if entry.module:
-        files |= {f"{entry.module}.py"} | ({"resnet.py"} if entry.module == "senet" else set())
-    return files
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +47,7 @@ def test_a_hostile_submission_earns_nothing_it_did_not_earn(hostile: Hostile, gr
                                                             listener: socket.socket, record_property) -> None:
     if hostile.needs_root and gradescope.uid is None:
         pytest.skip("needs the sandbox's own user and network namespace: run the tests as root")
-    graded = gradescope.grade(hostile.files(), "--time-limit-scale", "0.25")
+    graded = gradescope.grade(hostile.files(), "--time-limit-scale", str(hostile.time_limit_scale))
     lost = [t for t in graded.results["tests"] if t["score"] < t["max_score"]]
     said = next((line for line in (lost[0]["output"].splitlines() if lost else [])
                  if line.strip() and not line.startswith("Expected:")), "-")[:140]

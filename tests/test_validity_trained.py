@@ -18,8 +18,8 @@ from autograder.rubric import load_rubric
 from autograder.test_resnet import STEM_GRADIENT_BOUND
 from autograder.worker.package_loader import load_module
 
-from .grading import Grade, grade_corpus, trained_corpus
-from .submissions.build import SOLUTIONS, variant_names
+from .grading import Grade, grade_corpus, trained_corpus, training_checks_behind
+from .submissions.build import SOLUTIONS, variant_files, variant_names
 from .submissions.mutants import MUTANTS, TRAINING_MUTANTS
 
 RUBRIC = load_rubric()
@@ -52,9 +52,13 @@ def test_the_leaderboard_holds_each_training_checks_final_accuracy(graded_traine
 
 @pytest.mark.parametrize("name", variant_names())
 def test_correct_variant_scores_full_marks(graded_trained: dict[str, Grade], name: str) -> None:
+    """On every unit check and every training check that runs the variant's own files."""
     result = graded_trained[f"variant:{name}"]
     assert result.failed == set(), f"{name} lost points on {sorted(result.failed)}:\n{result.output[-3000:]}"
-    assert result.score == TOTAL
+    graded = {c.id for c in RUBRIC.values() if c.number in {t["number"] for t in result.results["tests"]}}
+    assert graded == {c.id for c in RUBRIC.values() if c.part != "training"} | training_checks_behind(
+        variant_files(name)), f"{name} was graded on {sorted(graded)}"
+    assert result.score == result.max_score
 
 
 def test_skeleton_scores_zero_with_every_check_reported(graded_trained: dict[str, Grade]) -> None:
@@ -65,10 +69,6 @@ def test_skeleton_scores_zero_with_every_check_reported(graded_trained: dict[str
     for test in result.results["tests"]:
         assert "autograder error" not in test["output"], test
         assert "NotImplementedError" in test["output"], f"{test['name']} does not relay the skeleton's message"
-
-
-
-
 
 
 @pytest.mark.parametrize("case", TRAINING_MUTANTS, ids=[c.key for c in TRAINING_MUTANTS])
@@ -84,8 +84,6 @@ def test_training_check_catches_exactly_the_training_breaking_bugs(graded_traine
     else:
         assert result.failed == set(), f"{case.mutant.bug}: expected to train well\n{result.output[-2000:]}"
         assert case.unit_checks, "a bug training cannot see must be caught by named unit checks"
-
-
 
 
 def test_every_check_is_shown_to_catch_a_bug() -> None:

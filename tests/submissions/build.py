@@ -72,5 +72,10 @@ def build_variant(name: str, dest: Path) -> Path:
     return dest
 
 
+def variant_files(name: str) -> set[str]:
+    """The student files a variant writes its own way (the others are the solution's)."""
+    return {path.name for path in (VARIANTS / name).glob("*.py")}
+
+
 def variant_names() -> list[str]:
     return sorted(p.name for p in VARIANTS.iterdir() if p.is_dir() and not p.name.startswith("_"))

@@ -30,6 +30,9 @@ class Hostile:
     edits: tuple[tuple[str, str, str], ...]  # (file, anchor, code): code goes after the anchor; "" = file end
     loses: frozenset[str] = frozenset()
     needs_root: bool = False
+    # Graded with the rubric's time limits times this: a case that hangs waits out a limit in every check
+    # it reaches, so those take a tenth (still several times what the solution's checks need).
+    time_limit_scale: float = 0.25
 
     def files(self) -> dict[str, str]:
         folder = REPO / ("assignment" if self.base == "skeleton" else "solutions")
@@ -250,11 +253,11 @@ HOSTILE = [
             at_import(FAKE_OUTPUT)),
     Hostile("infinite_loop", "evaluate never returns", "solution",
             (("train.py", EVALUATE, "    while True:\n        pass"),),
-            loses=frozenset({"test_evaluate_accuracy", "test_evaluate_changes_nothing"})),
+            loses=frozenset({"test_evaluate_accuracy", "test_evaluate_changes_nothing"}), time_limit_scale=0.1),
     Hostile("fork_bomb", "forks without end in DepthwiseSeparableConv.forward", "solution",
             (("mobilenet.py", FORWARD, "import os\nwhile True:\n    os.fork()"),),
             loses=frozenset({"test_depthwise_separable_output_shape", "test_depthwise_separable_gradient_flow",
-                             "test_train_mobilenet_cifar10"}), needs_root=True),
+                             "test_train_mobilenet_cifar10"}), needs_root=True, time_limit_scale=0.1),
     Hostile("allocate_tens_of_gigabytes", "allocates 40 GB in SEBlock.forward", "solution",
             (("senet.py", FORWARD, "hog = torch.empty(40 << 30, dtype=torch.uint8)\nhog.fill_(1)"),),
             loses=frozenset({"test_se_block_output_shape", "test_se_block_zero_excitation_halves_the_input",
