@@ -1,6 +1,6 @@
 """Fixtures shared by the project's own tests (not the autograder's checks), and the wall time per file.
 
-CI runs these tests with pytest-xdist (`-n 2 --dist loadfile`): each file runs whole on one
+CI runs these tests with pytest-xdist (`-n 3 --dist loadfile`): each file runs whole on one
 worker, so a file's expensive fixture is built once, and every grading a test starts uses
 `tests.grading.cpu_share()` threads, so the workers divide the cores between them.
 """
@@ -71,13 +71,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SuiteReport(), "suite-report")
 
 
-# The files that take minutes, longest first (their idle times on 2 cores, last measured: 980, 830, 690,
-# 470, 370, 260, 150, 100 and 120 s). Under `--dist loadfile` each file goes whole to the next free worker
-# in collection order; alphabetical order handed the two validity files out last, so one worker ran on
-# alone for about two minutes. Longest first keeps the workers' loads even.
-LONGEST_FIRST = ("test_adversarial.py", "test_validity_trained.py", "test_validity_unit_mutants.py",
-                 "test_container.py", "test_class_grading.py", "test_notebook_edition.py", "test_gradescope.py",
-                 "test_student_install.py", "test_worker_isolation.py")
+# The files that take minutes, longest first (seconds each took in CI at 33551a0, before the sequence
+# runner and with two workers: 1040, 830, 680, 400, 250, 150, 120 and 110; the unit mutants' 750 is now
+# about 300). Under `--dist loadfile` each file goes whole to the next free worker in collection order;
+# alphabetical order handed the two validity files out last, so one worker ran on alone for about two
+# minutes. Longest first keeps the workers' loads even.
+LONGEST_FIRST = ("test_adversarial.py", "test_validity_trained.py", "test_container.py", "test_class_grading.py",
+                 "test_validity_unit_mutants.py", "test_notebook_edition.py", "test_gradescope.py",
+                 "test_worker_isolation.py", "test_student_install.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
