@@ -1,8 +1,8 @@
 """Hostile submissions graded end to end through run_autograder: no unearned points, valid results.
 
 Each case of `tests/submissions/hostile.py` is uploaded to the stand-in /autograder and
-graded with the smoke profile and a quarter of the rubric's time limits, a tenth for the cases
-that hang (hangs cost less).
+graded with the smoke profile and a quarter of the rubric's time limits, a tenth for the endless
+loop (hangs cost less).
 The run's summary lists a table row per attack: points, time, feedback.
 """
 from __future__ import annotations

@@ -169,7 +169,9 @@ def grade_in_container(built: Built, upload: dict[str, str], limits: Limits) -> 
 
 def summary(case: str, limits: Limits, graded: Graded, peak: int | None) -> str:
     memory = f"{peak / 2**20:,.0f} MB" if peak is not None else "-"
-    return f"| {case} | {limits} | {graded.results['score']:g} | {graded.seconds:.0f} s | {memory} |"
+    profile = re.search(r"^budget: the (\w+) profile", graded.stdout, re.M)  # the grader's choice for the container
+    chosen = f", {profile.group(1)} profile" if profile else ""
+    return f"| {case} | {limits}{chosen} | {graded.results['score']:g} | {graded.seconds:.0f} s | {memory} |"
 
 
 def files_of(folder: str) -> dict[str, str]:

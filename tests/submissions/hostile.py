@@ -31,7 +31,9 @@ class Hostile:
     loses: frozenset[str] = frozenset()
     needs_root: bool = False
     # Graded with the rubric's time limits times this: a case that hangs waits out a limit in every check
-    # it reaches, so those take a tenth (still several times what the solution's checks need).
+    # it reaches, so it may take a tenth (still several times what the solution's checks need). Not the fork
+    # bomb: at a tenth, beside two other gradings, the copies it left slowed a later check of its file past
+    # its limit (3 more points lost, reported as hypothesis's "Flaky").
     time_limit_scale: float = 0.25
 
     def files(self) -> dict[str, str]:
@@ -257,7 +259,7 @@ HOSTILE = [
     Hostile("fork_bomb", "forks without end in DepthwiseSeparableConv.forward", "solution",
             (("mobilenet.py", FORWARD, "import os\nwhile True:\n    os.fork()"),),
             loses=frozenset({"test_depthwise_separable_output_shape", "test_depthwise_separable_gradient_flow",
-                             "test_train_mobilenet_cifar10"}), needs_root=True, time_limit_scale=0.1),
+                             "test_train_mobilenet_cifar10"}), needs_root=True),
     Hostile("allocate_tens_of_gigabytes", "allocates 40 GB in SEBlock.forward", "solution",
             (("senet.py", FORWARD, "hog = torch.empty(40 << 30, dtype=torch.uint8)\nhog.fill_(1)"),),
             loses=frozenset({"test_se_block_output_shape", "test_se_block_zero_excitation_halves_the_input",
