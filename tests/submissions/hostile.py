@@ -31,9 +31,9 @@ class Hostile:
     loses: frozenset[str] = frozenset()
     needs_root: bool = False
     # Graded with the rubric's time limits times this: a case that hangs waits out a limit in every check
-    # it reaches, so it may take a tenth (still several times what the solution's checks need). Not the fork
-    # bomb: at a tenth, beside two other gradings, the copies it left slowed a later check of its file past
-    # its limit (3 more points lost, reported as hypothesis's "Flaky").
+    # it reaches, so it may take a tenth (still several times what the solution's checks need). The fork
+    # bomb stays at a quarter: beside two other gradings the copies it leaves slow a later check of its own
+    # file past its limit (87 points instead of 90, at a tenth and at a quarter alike).
     time_limit_scale: float = 0.25
 
     def files(self) -> dict[str, str]:
