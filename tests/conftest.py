@@ -7,11 +7,15 @@ worker, so a file's expensive fixture is built once, and every grading a test st
 from __future__ import annotations
 
 import os
+import shutil
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from autograder.instructor.distribute import student_entries, write_zip
 
 from .gradescope_layout import SimulatedGradescope
 
@@ -30,6 +34,17 @@ def raw_dir() -> Path:
     if not (folder / "cifar-10-batches-py").is_dir():
         pytest.skip(f"no raw dataset files in {folder}: set CNNLAB_RAW_DATA")
     return folder
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The student release as students unpack it: `cnn-lab/` from the zip `distribute student` writes."""
+    target = tmp_path_factory.mktemp("dist") / "cnn-lab-student.zip"
+    write_zip(student_entries(), target, "cnn-lab/")
+    with zipfile.ZipFile(target) as archive:
+        archive.extractall(target.parent)
+    yield target.parent / "cnn-lab"
+    shutil.rmtree(target.parent / "cnn-lab" / ".venv", ignore_errors=True)  # a test's venv: 5 GB with the CUDA build
 
 
 @pytest.fixture(scope="session")

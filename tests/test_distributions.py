@@ -16,7 +16,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 import pytest
 
-from autograder.instructor.distribute import GRADING_READS, gradescope_entries, student_entries, write_zip
+from autograder.instructor.distribute import GRADING_READS, gradescope_entries, write_zip
 from autograder.rubric import load_rubric
 
 from .grading import GRADING_HANG_BOUND
@@ -31,15 +31,6 @@ def gradescope_zip(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     target = tmp_path_factory.mktemp("dist") / "autograder.zip"
     write_zip(gradescope_entries(), target)
     return zipfile.ZipFile(target)
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("dist") / "student.zip"
-    write_zip(student_entries(), target, "cnn-lab/")
-    with zipfile.ZipFile(target) as archive:
-        archive.extractall(target.parent)
-    return target.parent / "cnn-lab"
 
 
 def test_the_zip_has_gradescopes_layout(gradescope_zip: zipfile.ZipFile) -> None:

@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import zipfile
 from pathlib import Path
-from typing import Iterator
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-import pytest
-
-from autograder.instructor.distribute import student_entries, write_zip
-
 CPU_INDEX = " --index-url https://download.pytorch.org/whl/cpu"
-
 
 def fenced_block(readme: str, after: str) -> list[str]:
     """The command lines of the first fenced block after the line `after` (comments dropped)."""
@@ -32,23 +24,11 @@ def fenced_block(readme: str, after: str) -> list[str]:
     assert found, f"the README has no command block after {after!r}"
     return [line.split("  #")[0].strip() for line in found.group(1).splitlines() if line.strip()]
 
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    target = tmp_path_factory.mktemp("dist") / "cnn-lab-student.zip"
-    write_zip(student_entries(), target, "cnn-lab/")
-    with zipfile.ZipFile(target) as archive:
-        archive.extractall(target.parent)
-    yield target.parent / "cnn-lab"
-    shutil.rmtree(target.parent / "cnn-lab" / ".venv", ignore_errors=True)  # 5 GB with the CUDA build
-
-
 def test_the_readme_asks_for_the_cpu_only_build_on_linux(release: Path) -> None:
     setup = fenced_block((release / "README.md").read_text(), "Linux:")
     assert any(CPU_INDEX in line for line in setup), setup
     required = tomllib.loads((release / "pyproject.toml").read_text())["project"]["dependencies"]
     assert not [r for r in required if "==" in r], f"the release pins exactly: {required}"
-
 
 def test_the_release_installs_into_a_fresh_venv_from_its_readme(release: Path, raw_dir: Path) -> None:
     readme = (release / "README.md").read_text()
