@@ -149,9 +149,10 @@ def image(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> Iterator[B
     podman("container", "prune", "--force", timeout=120)
 
 
-def grade_in_container(built: Built, upload: dict[str, str], limits: Limits) -> tuple[Graded, int | None]:
-    """Run /autograder/run_autograder on `upload` in a fresh container of `limits`; the grading and the
-    container's peak memory in bytes (None where cgroup v1 cannot tell)."""
+def grade_in_container(built: Built, upload: dict[str, str], limits: Limits,
+                       read_only: bool = False) -> tuple[Graded, int | None]:
+    """Run /autograder/run_autograder on `upload` (mounted `read_only` if asked) in a fresh container of
+    `limits`; the grading and the container's peak memory in bytes (None where cgroup v1 cannot tell)."""
     submission, results = built.folder / "submission", built.folder / "results"
     for folder in (submission, results):
         shutil.rmtree(folder, ignore_errors=True)
@@ -166,7 +167,7 @@ def grade_in_container(built: Built, upload: dict[str, str], limits: Limits) -> 
     started = time.monotonic()
     ran = built.podman("run", "--rm", *([f"--cgroup-parent=/{MEMORY_GROUP.name}"] if measured else []),
                        f"--cpus={limits.cpus:g}", f"--memory={limits.memory}",
-                       f"--volume={submission}:/autograder/submission", f"--volume={results}:/autograder/results",
+                       f"--volume={submission}:/autograder/submission" + (":ro" if read_only else ""), f"--volume={results}:/autograder/results",
                        IMAGE, "/autograder/run_autograder", timeout=gradescope_timeout() + 120)
     seconds = time.monotonic() - started
     output = ran.stdout.decode(errors="replace") + ran.stderr.decode(errors="replace")
@@ -218,10 +219,12 @@ def test_gradescopes_default_limits_get_a_clear_autograder_error(image: Built, r
     assert error["visibility"] == "visible" and "raise the memory to at least" in error["output"], error["output"]
 
 
-def test_the_skeleton_scores_zero(image: Built, record_property) -> None:
-    graded, peak = grade_in_container(image, files_of("assignment"), RECOMMENDED)
-    record_property("summary", summary("skeleton", RECOMMENDED, graded, peak))
+def test_the_skeleton_scores_zero_from_a_read_only_upload(image: Built, record_property) -> None:
+    graded, peak = grade_in_container(image, files_of("assignment"), RECOMMENDED, read_only=True)
+    record_property("summary", summary("skeleton, upload mounted read-only", RECOMMENDED, graded, peak))
     assert_complete_and_valid(graded)
+    error = [t["output"] for t in graded.results["tests"] if t["name"] == "autograder error"]
+    assert not error, f"a read-only upload was not graded: {error[0]}"
     assert graded.results["score"] == 0
 
 

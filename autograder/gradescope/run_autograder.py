@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -102,7 +103,13 @@ def lock_down(layout: Layout, source: Path) -> None:
     layout.results.parent.mkdir(parents=True, exist_ok=True)
     layout.results.parent.chmod(0o700)
     if layout.submission.exists():
-        layout.submission.chmod(0o700)
+        try:
+            layout.submission.chmod(0o700)
+        except OSError as error:
+            # A read-only mount (`docker run -v upload:/autograder/submission:ro`) cannot be closed. Grading reads
+            # a copy; all the sandbox user could read there is the upload it is running anyway.
+            if error.errno != errno.EROFS:
+                raise
 
 
 def run_judge(command: list[str], cwd: Path, time_limit: float) -> str | None:
