@@ -1,6 +1,6 @@
 # The autograder image, for Gradescope's manual Docker configuration and for grading locally:
 #   docker build -t cnn-lab-autograder .
-#   docker run --rm -v "$PWD/upload:/autograder/submission" -v "$PWD/results:/autograder/results" \
+#   docker run --rm -v "$PWD/upload:/autograder/submission:ro" -v "$PWD/results:/autograder/results" \
 #       cnn-lab-autograder /autograder/run_autograder
 # It holds what `python -m autograder.instructor.distribute gradescope` puts in autograder.zip, set up by
 # the same setup.sh, on Gradescope's Ubuntu 22.04 base. Build arguments:
