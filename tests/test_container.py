@@ -125,7 +125,7 @@ def image(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> Iterator[B
     podman = Podman(folder)
     make_base_image(podman, folder)
     pip_conf = folder / "pip.conf"
-    pip_conf.write_text("[global]\n" + (f"cert = /run/host-ca.crt\n" if HOST_CA.exists() else "")
+    pip_conf.write_text("[global]\n" + ("cert = /run/host-ca.crt\n" if HOST_CA.exists() else "")
                         + "extra-index-url = " + " ".join([f"file://{d}/simple" for d in LOCAL_INDEXES]
                                                           + ["https://pypi.org/simple"]) + "\n")
     mounts = [f"{raw_dir}:/run/raw-data:ro", f"{pip_conf}:/etc/pip.conf:ro",
@@ -165,10 +165,11 @@ def grade_in_container(built: Built, upload: dict[str, str], limits: Limits,
         MEMORY_GROUP.mkdir(exist_ok=True)
         peak.write_text("0")
     started = time.monotonic()
+    upload_mount = f"{submission}:/autograder/submission" + (":ro" if read_only else "")
     ran = built.podman("run", "--rm", *([f"--cgroup-parent=/{MEMORY_GROUP.name}"] if measured else []),
-                       f"--cpus={limits.cpus:g}", f"--memory={limits.memory}",
-                       f"--volume={submission}:/autograder/submission" + (":ro" if read_only else ""), f"--volume={results}:/autograder/results",
-                       IMAGE, "/autograder/run_autograder", timeout=gradescope_timeout() + 120)
+                       f"--cpus={limits.cpus:g}", f"--memory={limits.memory}", f"--volume={upload_mount}",
+                       f"--volume={results}:/autograder/results", IMAGE, "/autograder/run_autograder",
+                       timeout=gradescope_timeout() + 120)
     seconds = time.monotonic() - started
     output = ran.stdout.decode(errors="replace") + ran.stderr.decode(errors="replace")
     assert ran.returncode == 0, f"run_autograder exited {ran.returncode} in the container:\n{output[-4000:]}"
