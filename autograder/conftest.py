@@ -26,12 +26,14 @@ from data_scripts.subsets import prepared_sha256
 
 from .judge.resources import Resources, available
 from .judge.results import Outcome, in_rubric_order, leaderboard_entry, results_document, write_atomically
-from .judge.speed import parallel_speedup, speed_factor
-from .judge.worker_client import InProcessWorker, StudentError, Submission, SubprocessWorker, Worker, WorkerCrashed
-from .rubric import leaderboard, load_rubric, reference_seconds
+from .judge.speed import speed_factor
+from .judge.time_shares import TimeShares
+from .judge.worker_client import (InProcessWorker, StudentError, StudentTimeout, Submission, SubprocessWorker, Worker,
+                                  WorkerCrashed)
+from .rubric import course_standard, leaderboard, load_rubric, reference_seconds, unit_check_seconds
 from .training import shortfall_feedback, train_and_measure
-from .training_profiles import (calibration_problem, cpu_profile_names, fitting_profile, load_profile, load_thresholds,
-                                profile_device, profile_names, profile_needs)
+from .training_profiles import (TrainingCheck, calibration_problem, cpu_profile_names, grading_profile, load_profile,
+                                load_thresholds, profile_device, profile_names, profile_needs)
 from .worker.package_loader import load_module
 
 if TYPE_CHECKING:  # the sandbox is Linux only: imported when --sandbox asks for one
@@ -45,7 +47,8 @@ LEADERBOARD = pytest.StashKey[list]()
 SPEED = pytest.StashKey[float]()
 BUDGET = pytest.StashKey[str]()
 RESOURCES = pytest.StashKey[Resources]()
-SPEEDUPS = pytest.StashKey[dict]()
+SHARES = pytest.StashKey[TimeShares]()
+FULL_LIMIT = pytest.StashKey[bool]()  # on an item: whether its check ran with its own full time limit
 DESELECTED = pytest.StashKey[set]()
 SANDBOXED = pytest.StashKey[str]()  # what the sandbox could isolate, for the log
 GRADING_SEED = 0
@@ -66,8 +69,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="grade only the checks of this part of rubric.toml (a file such as senet.py, or training); "
                          "repeat it for several")
     group.addoption("--budget", default=None, choices=profile_names(),
-                    help="training profile from training_profiles.toml (default: gpu when CUDA is available and "
-                         "calibrated for, else the largest whose needs fit the CPUs, memory and --time-limit)")
+                    help="training profile from training_profiles.toml (default: the course's, rubric.toml's "
+                         "`profile`, where this machine can run it; else the largest that fits)")
     group.addoption("--sandbox", type=Path, default=None,
                     help="run the graded code from a sandbox laid out in this (new) folder, with resource limits")
     group.addoption("--sandbox-user", default=None, metavar="NAME|UID[:GID]",
@@ -83,8 +86,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--time-limit-scale", type=float, default=1.0,
                     help="multiply every check's time limit from rubric.toml (slower or faster machines)")
     group.addoption("--threads", type=int, default=None,
-                    help="at most this many torch threads (default: the budget profile's, capped by OMP_NUM_THREADS "
-                         "and by the CPUs this process may use: affinity and cgroup quota)")
+                    help="torch threads for the graded code (default: the course's, rubric.toml's `training_threads`;"
+                         " another count trains with other arithmetic)")
     group.addoption("--curves", type=Path, default=None,
                     help="where the training checks' per-epoch curves go (default: .curves/<graded folder>.json)")
 
@@ -113,71 +116,58 @@ def machine_speed(config: pytest.Config) -> float:
 
 
 def budget(config: pytest.Config) -> str:
-    """--budget, else gpu with CUDA and gpu thresholds, else the largest profile that fits this machine as
-    it runs now (its speed factor counts: a loaded machine gets a smaller profile), else the smallest."""
+    """--budget, else the course's profile wherever it runs (`grading_profile`); never a choice by load."""
     if BUDGET not in config.stash:
         r = resources(config)
-        config.stash[BUDGET] = (
-            config.getoption("budget") or ("gpu" if torch.cuda.is_available() and load_thresholds("gpu") else None)
-            or fitting_profile(r.cpus, r.memory_bytes, config.getoption("time_limit"), machine_speed(config))
-            or cpu_profile_names()[-1])
+        config.stash[BUDGET] = config.getoption("budget") or grading_profile(
+            course_standard().profile, r.cpus, r.memory_bytes, config.getoption("time_limit"), torch.cuda.is_available())
     return config.stash[BUDGET]
 
 
 def budget_line(config: pytest.Config, r: Resources) -> str:
-    """Which training profile this grading runs and why, with what the solution's grading needs here."""
-    chosen, limit = budget(config), config.getoption("time_limit")
-    if config.getoption("budget") or chosen == "gpu":
-        how = "--budget" if config.getoption("budget") else "CUDA is available and calibrated for"
-        return f"budget: the {chosen} profile ({how}), on {profile_device(chosen)}"
-    needs = profile_needs(chosen).describe(r.cpus, machine_speed(config))
-    if torch.cuda.is_available():
-        needs += ("; CUDA is available, but thresholds.json has no gpu thresholds: run "
-                  "`python -m autograder.instructor.calibrate --budget gpu` to grade on the GPU")
-    if fitting_profile(r.cpus, r.memory_bytes, limit, machine_speed(config)) == chosen:
-        return f"budget: the {chosen} profile, the largest that fits (the solution's grading needs {needs})"
-    return (f"budget: the {chosen} profile, the smallest, though it may not fit: the solution's grading needs {needs}, "
-            f"and this machine has {r.describe()}" + (f" and --time-limit {limit:.0f} s" if limit else ""))
+    """Which training profile this grading runs and why: the course's standard, or why not."""
+    chosen, course = budget(config), course_standard().profile
+    if config.getoption("budget"):
+        return f"budget: the {chosen} profile (--budget); the course's standard is the {course} profile"
+    needs = (f" (the solution's grading needs {profile_needs(chosen).describe(r.cpus)})"
+             if profile_device(chosen) == "cpu" else f", on {profile_device(chosen)}")
+    if chosen == course:
+        return f"budget: the {chosen} profile, the course's standard{needs}"
+    why = ("it trains on CUDA, calibrated, which this machine lacks" if profile_device(course) == "cuda" else
+           f"it needs {profile_needs(course).describe(r.cpus)}; this machine has {r.describe()}"
+           + (f" and --time-limit {config.getoption('time_limit'):.0f} s" if config.getoption("time_limit") else ""))
+    return (f"budget: the {chosen} profile{needs}, NOT the course's standard: this machine cannot run the {course} "
+            f"profile ({why}). Gradescope grades under the {course} profile, so its training checks may score "
+            "differently there")
 
 
-def time_left(config: pytest.Config) -> float | None:
-    """Seconds left of --time-limit for checks (None: no overall limit), keeping back what the end needs."""
-    limit = config.getoption("time_limit")
-    if limit is None:
-        return None
-    return limit - RESULTS_RESERVE - (time.monotonic() - config.stash[STARTED])
+def time_shares(config: pytest.Config) -> TimeShares:
+    """The overall --time-limit shared among the checks (`time_shares.py`), less what writing results needs."""
+    if SHARES not in config.stash:
+        limit = config.getoption("time_limit")
+        deadline = None if limit is None else config.stash[STARTED] + limit - RESULTS_RESERVE
+        config.stash[SHARES] = TimeShares(deadline, time_limit_factor(config), expected_seconds(budget(config)))
+    return config.stash[SHARES]
 
 
-def thread_cap(config: pytest.Config, wanted: int | None = None) -> int:
-    """`wanted` torch threads (a profile's), capped by --threads, else by OMP_NUM_THREADS, and always by
-    the CPUs this process may use (affinity and cgroup quota)."""
-    usable = resources(config).threads
-    cap = config.getoption("threads") or int(os.environ.get("OMP_NUM_THREADS") or usable)
-    return max(1, min(wanted or usable, cap, usable))
+def expected_seconds(profile: str) -> dict[str, float]:
+    """Check id -> what the reference solution takes on the reference machine: rubric.toml's bound for a unit
+    check, the calibrated training seconds and a quarter more (building the network, sending the images)."""
+    calibrated = load_thresholds(profile)
+    return {check.id: 1.25 * calibrated.get(check.id, {}).get("seconds", 0.0) if check.part == "training"
+            else unit_check_seconds() for check in load_rubric().values()}
 
 
-def threads(config: pytest.Config, wanted: int | None = None) -> int:
-    """Torch threads for the worker: `thread_cap`, or one where more run slower than one on this machine now."""
-    count = thread_cap(config, wanted)
-    return count if count == 1 or speedup(config, count) > 1.0 else 1
-
-
-def speedup(config: pytest.Config, count: int) -> float:
-    """`count` threads' speed over one thread's on this machine, measured once per grading (`speed.py`)."""
-    measured = config.stash.setdefault(SPEEDUPS, {})
-    if count not in measured:
-        measured[count] = parallel_speedup(count)
-    return measured[count]
+def threads(config: pytest.Config) -> int:
+    """Torch threads for the graded code: --threads, else the course's standard, on every machine."""
+    return config.getoption("threads") or course_standard().threads
 
 
 def threads_line(config: pytest.Config) -> str:
-    """How many torch threads the training checks get, and why when fewer than the CPUs allow."""
-    wanted = load_profile(budget(config))[1]
-    cap, count = thread_cap(config, wanted), threads(config, wanted)
-    if count < cap:
-        return (f"torch threads: 1 for training, not {cap}: {cap} ran at {speedup(config, cap):.2f}x the speed of one "
-                "here (other processes take this machine's cores, and a thread that loses its core stalls its siblings)")
-    return f"torch threads: {count} for training"
+    standard = course_standard().threads
+    if threads(config) == standard:
+        return f"torch threads: {standard}, the course's standard"
+    return f"torch threads: {threads(config)} (--threads); the course's standard is {standard}"
 
 
 def time_limit_factor(config: pytest.Config) -> float:
@@ -196,7 +186,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     r = resources(config)
     reporter.write_line(f"resources: {r.describe()}")
-    reporter.write_line(budget_line(config, r))
+    line = budget_line(config, r)
+    reporter.write_line(line, yellow="NOT the course's standard" in line)
     reporter.write_line(threads_line(config))
     if config.getoption("inprocess"):
         reporter.write_line("--inprocess: the graded code runs inside this process, unisolated and untimed "
@@ -239,13 +230,14 @@ def worker(pytestconfig: pytest.Config, sandbox: Sandbox | None) -> Iterator[Wor
 @pytest.fixture
 def student(worker: Worker, request: pytest.FixtureRequest) -> Iterator[Submission]:
     """The graded folder, under the check's time limit from the rubric."""
-    entry = load_rubric().get(request.function.__name__)
+    entry = load_rubric()[request.function.__name__]
     if not request.config.getoption("inprocess"):
-        limit, left = (entry.timeout if entry else 60) * time_limit_factor(request.config), time_left(request.config)
-        if left is not None and left <= 0:
-            pytest.fail(f"Not run: the grading's overall time limit ({request.config.getoption('time_limit'):.0f} s) "
-                        "ran out before this check. Checks that time out use it up: look for an endless loop.")
-        worker.set_time_limit(limit if left is None else min(limit, left))
+        shares = time_shares(request.config)
+        allowed = shares.allowance(entry.id, entry.timeout * time_limit_factor(request.config))
+        if allowed is None:
+            pytest.fail(shares.out_of_time(entry.number, request.config.getoption("time_limit")))
+        limit, request.node.stash[FULL_LIMIT] = allowed
+        worker.set_time_limit(limit, full=allowed[1])
     yield Submission(worker)
     worker.set_time_limit(None)
     worker.kill_strays()
@@ -267,8 +259,8 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
 
     def run() -> None:
         name, profile = request.function.__name__, budget(request.config)
-        checks, profile_threads = load_profile(profile)
-        check, calibrated = checks[name], load_thresholds(profile).get(name)
+        check, calibrated = load_profile(profile)[name], load_thresholds(profile).get(name)
+        refuse_code_that_hung(student.worker, check)
         problem = calibration_problem(profile, check, calibrated, prepared_sha256(check.dataset))
         if problem:
             raise RuntimeError(problem)
@@ -276,8 +268,7 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
         if device == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"the {profile} profile trains on CUDA, which this machine lacks: choose a CPU profile "
                                f"({', '.join(cpu_profile_names())})")
-        curve = train_and_measure(student.worker, check, seed=GRADING_SEED, device=device,
-                                  threads=threads(request.config, profile_threads),
+        curve = train_and_measure(student.worker, check, seed=GRADING_SEED, device=device, threads=threads(request.config),
                                   log=lambda line: print(line, flush=True))
         request.config.stash[CURVES][name] = curve
         accuracy, limit = curve.test_accuracy[-1], calibrated["threshold"]
@@ -292,6 +283,16 @@ def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], 
             raise AssertionError(shortfall_feedback(curve, calibrated, part, failed))
 
     return run
+
+
+def refuse_code_that_hung(worker: Worker, check: TrainingCheck) -> None:
+    """A training check whose network or loop comes from a file whose code hung (or killed the worker) in an earlier
+    check fails at once with that error: training would wait out its long limit on the same code."""
+    for module in (check.module, "train" if check.student_loop else None):
+        if module and (found := worker.hung(module)):
+            what, earlier = found
+            raise type(earlier)(earlier.kind, f"this check trains code of {module}.py, and in an earlier check "
+                                              f"{what}: {earlier.summary}; so it was not trained", earlier.trace)
 
 
 def killed_note(config: pytest.Config, excinfo: pytest.ExceptionInfo | None) -> str:
@@ -336,6 +337,18 @@ def feedback(function: Callable, excinfo: pytest.ExceptionInfo) -> str:
     return f"autograder error: {type(error).__name__}: {error}"
 
 
+def cut_short(item: pytest.Item, excinfo: pytest.ExceptionInfo | None) -> str | None:
+    """For a check whose student code timed out: with its full limit, the first such check is the grading's hang;
+    cut short by the grading's time left, it is not the student's failure, and this says whose it is."""
+    if excinfo is None or FULL_LIMIT not in item.stash or not isinstance(explained(excinfo.value), StudentTimeout):
+        return None
+    shares, entry = time_shares(item.config), load_rubric()[item.function.__name__]
+    if item.stash[FULL_LIMIT]:
+        shares.record_hang(f"{entry.number} ({entry.id})")
+        return None
+    return shares.out_of_time(entry.number, item.config.getoption("time_limit"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     report = (yield).get_result()
@@ -345,8 +358,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         return
     text = "\n".join(v for k, v in item.user_properties if k == "feedback")
     if not report.passed:
-        text = "\n".join(t for t in (text, feedback(function, call.excinfo), killed_note(item.config, call.excinfo))
-                          if t)
+        text = cut_short(item, call.excinfo) or "\n".join(
+            t for t in (text, feedback(function, call.excinfo), killed_note(item.config, call.excinfo)) if t)
     if report.failed:
         report.longrepr = text
     entry = load_rubric()[function.__name__]
@@ -355,6 +368,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         name=f"{entry.number} {doc}", number=entry.number, part=entry.part,
         points=float(points) if report.passed else 0.0, max_points=float(points),
         visibility=function.__visibility__, feedback=text)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The checks in the order they will run: each keeps time for those after it (`time_shares.py`)."""
+    if not session.config.getoption("inprocess"):
+        time_shares(session.config).order = [item.function.__name__ for item in session.items
+                                             if hasattr(getattr(item, "function", None), "__weight__")]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -426,4 +446,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     outcomes = list(session.config.stash[OUTCOMES].values())
     seconds = time.monotonic() - session.config.stash[STARTED]
     board = session.config.stash[LEADERBOARD] if leaderboard() else None
-    write_atomically(Path(path), results_document(outcomes, seconds, board))
+    standard = standard_applied(session.config)
+    too_slow = [] if session.config.getoption("inprocess") else time_shares(session.config).too_slow
+    lines = [f"Not graded in full: the grading machine was too slow for check{'s' * (len(too_slow) > 1)} "
+             f"{', '.join(too_slow)} (nothing in your code caused it). Resubmit, or ask your instructor for a "
+             "regrade."] if too_slow else []
+    lines.append(f"Graded under the {standard['profile']} training profile with {standard['threads']} torch "
+                 f"thread(s)" + (", the course's standard." if standard["course"] else
+                                 f"; the course's standard is {course_standard().describe()}."))
+    write_atomically(Path(path), results_document(outcomes, seconds, board, output="\n".join(lines),
+                                                  extra={"standard": standard, "not_graded": too_slow}))
+
+
+def standard_applied(config: pytest.Config) -> dict:
+    """The standard this grading applied: its profile, threads and thresholds, and whether it is the course's."""
+    profile, course = budget(config), course_standard()
+    return {"profile": profile, "threads": threads(config),
+            "course": (profile, threads(config)) == (course.profile, course.threads),
+            "thresholds": {name: entry["threshold"] for name, entry in load_thresholds(profile).items()}}

@@ -74,6 +74,29 @@ def leaderboard(path: Path = RUBRIC_FILE) -> bool:
     return bool(tomllib.loads(path.read_text()).get("leaderboard", False))
 
 
+@dataclass(frozen=True)
+class Standard:
+    """The course's grading standard (rubric.toml): the training profile and torch threads of every grading."""
+
+    profile: str
+    threads: int
+
+    def describe(self) -> str:
+        return f"the {self.profile} profile, {self.threads} torch thread{'s' if self.threads > 1 else ''}"
+
+
+@cache
+def course_standard(path: Path = RUBRIC_FILE) -> Standard:
+    data = tomllib.loads(path.read_text())
+    return Standard(str(data["profile"]), int(data["training_threads"]))
+
+
+@cache
+def unit_check_seconds(path: Path = RUBRIC_FILE) -> float:
+    """What the solution's unit check takes at most on the reference machine (rubric.toml)."""
+    return float(tomllib.loads(path.read_text())["unit_check_seconds"])
+
+
 @cache
 def gradescope_timeout(path: Path = RUBRIC_FILE) -> float:
     """The timeout of Gradescope's Autograder Settings, which run_autograder's --time-limit defaults to."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 try:
@@ -16,8 +17,13 @@ except ModuleNotFoundError:  # Python 3.10, as on Gradescope's Ubuntu 22.04 imag
     import tomli as tomllib
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 PROFILES_FILE = HERE / "training_profiles.toml"
 THRESHOLDS_FILE = HERE / "thresholds.json"
+# The grader's code that a training run goes through, beside the solution's files: a change in any of
+# them may move the accuracies the thresholds were calibrated on.
+TRAINING_CODE = ("autograder/training.py", "autograder/worker/session.py", "autograder/worker/training_requests.py",
+                 "autograder/worker/training_run.py", "autograder/worker/tensor_batches.py")
 PER_ENTRY = ("epochs", "batch_size", "lr")  # settings every profile entry gives; [settings] gives the rest
 NOT_SETTINGS = ("kwargs", "train", "test")  # what else a profile entry says
 
@@ -79,15 +85,28 @@ def profile_needs(budget: str) -> Needs:
     return Needs(int(needs["memory_mb"] * 2**20), float(needs["seconds_one_cpu"]))
 
 
-def fitting_profile(cpus: float, memory_bytes: int | None, time_limit: float | None,
-                    speed: float = 1.0) -> str | None:
-    """The largest CPU profile whose grading fits the container at speed factor `speed` (None: not even the smallest)."""
-    for name in cpu_profile_names():
-        needs = profile_needs(name)
-        if (memory_bytes is None or memory_bytes >= needs.memory_bytes) and (
-                time_limit is None or needs.seconds(cpus, speed) <= time_limit):
-            return name
-    return None
+def fits(name: str, cpus: float, memory_bytes: int | None, time_limit: float | None) -> bool:
+    """Whether the solution's grading under CPU profile `name` fits a container of this size when idle."""
+    needs = profile_needs(name)
+    return ((memory_bytes is None or memory_bytes >= needs.memory_bytes)
+            and (time_limit is None or needs.seconds(cpus) <= time_limit))
+
+
+def fitting_profile(cpus: float, memory_bytes: int | None, time_limit: float | None) -> str | None:
+    """The largest CPU profile whose grading fits an idle container of this size (None: not even the smallest)."""
+    return next((name for name in cpu_profile_names() if fits(name, cpus, memory_bytes, time_limit)), None)
+
+
+def grading_profile(course: str, cpus: float, memory_bytes: int | None, time_limit: float | None,
+                    cuda: bool) -> str:
+    """The course's profile wherever it can run: on its device, and within the memory and time when idle (how
+    busy the machine is now never counts: it stretches the time limits instead). Elsewhere (a student's
+    laptop) the largest CPU profile that fits, else the smallest."""
+    if profile_device(course) == "cuda":
+        runs = cuda and bool(load_thresholds(course))
+    else:
+        runs = fits(course, cpus, memory_bytes, time_limit)
+    return course if runs else fitting_profile(cpus, memory_bytes, time_limit) or cpu_profile_names()[-1]
 
 
 def profile_settings(budget: str) -> dict:
@@ -108,12 +127,11 @@ def default_settings() -> dict:
     return dict(tomllib.loads(PROFILES_FILE.read_text())["settings"])
 
 
-def load_profile(budget: str) -> tuple[dict[str, TrainingCheck], int]:
-    """The training checks of one budget profile, and the thread count it trains with."""
+def load_profile(budget: str) -> dict[str, TrainingCheck]:
+    """The training checks of one budget profile."""
     config = tomllib.loads(PROFILES_FILE.read_text())
     defaults = config["settings"]
     profile = profile_settings(budget)
-    threads = profile.pop("threads")
     for key in ("threshold_rule", "needs", "device"):
         profile.pop(key, None)
     checks = {}
@@ -127,7 +145,7 @@ def load_profile(budget: str) -> tuple[dict[str, TrainingCheck], int]:
         checks[name] = TrainingCheck(
             name, base["dataset"], base.get("module"), base.get("factory", ""), entry.get("kwargs", {}),
             base.get("student_loop", False), entry["train"], entry["test"], defaults | settings)
-    return checks, threads
+    return checks
 
 
 def load_thresholds(budget: str) -> dict[str, dict]:
@@ -141,13 +159,37 @@ def settings_sha256(check: TrainingCheck) -> str:
     return hashlib.sha256(json.dumps(asdict(check), sort_keys=True).encode()).hexdigest()
 
 
-def calibrated_on(check: TrainingCheck) -> dict[str, str]:
-    """What thresholds.json records a threshold was calibrated on, to be compared when grading."""
+def training_code() -> dict[str, str]:
+    """What shapes a training run beside its settings and images: the SHA-256 of each of the solution's files
+    and of the grader's training code (`TRAINING_CODE`), and torch's release (a local tag such as +cpu aside)."""
+    paths = sorted((REPO / "solutions").glob("*.py")) + [REPO / name for name in TRAINING_CODE]
+    code = {p.relative_to(REPO).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.exists()}
+    try:
+        code["torch"] = version("torch").split("+")[0]
+    except PackageNotFoundError:
+        code["torch"] = "not installed"
+    return code
+
+
+def training_code_changes(recorded: dict[str, str] | None) -> list[str]:
+    """What differs between the training code a threshold was calibrated with and the code here now."""
+    if recorded is None:
+        return ["the threshold does not record the training code it was calibrated with"]
+    now = training_code()
+    changes = [f"torch {recorded.get('torch')} -> {now['torch']}"] if recorded.get("torch") != now["torch"] else []
+    return changes + [f"{name} {'changed' if name in now and name in recorded else 'added' if name in now else 'removed'}"
+                      for name in sorted(set(recorded) | set(now)) if name != "torch" and recorded.get(name) != now.get(name)]
+
+
+def calibrated_on(check: TrainingCheck) -> dict:
+    """What thresholds.json records a threshold was calibrated on: grading compares the images and settings,
+    `calibrate --verify` the training code too."""
     # Imported here, not above: data_scripts imports torch, and run_autograder, which reads the profiles
     # but never this, must stay torch-free (importing torch costs 500 MB of the container's memory).
     from data_scripts.grading_images import dataset_sha256
 
-    return {"data_sha256": dataset_sha256(check.dataset), "settings_sha256": settings_sha256(check)}
+    return {"data_sha256": dataset_sha256(check.dataset), "settings_sha256": settings_sha256(check),
+            "training_code": training_code()}
 
 
 def calibration_problem(budget: str, check: TrainingCheck, entry: dict | None,

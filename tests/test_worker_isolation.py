@@ -158,7 +158,7 @@ def test_a_constructor_that_hung_once_fails_at_once_after(submission: Path) -> N
             Submission(worker).build("mobilenet", "DepthwiseSeparableConv", 4, 8)
         worker.set_time_limit(30)
         started = time.monotonic()
-        with pytest.raises(StudentTimeout, match="in an earlier check, so not tried again"):
+        with pytest.raises(StudentTimeout, match="in an earlier check, DepthwiseSeparableConv: did not return within its time limit of 2 s .*; so it was not tried again"):
             Submission(worker).build("mobilenet", "DepthwiseSeparableConv", 8, 8, 2)
         assert time.monotonic() - started < 1, "the second build waited"
         assert worker.starts == 1, "the worker was restarted for a constructor known to hang"
@@ -230,11 +230,12 @@ def test_a_copy_the_submission_forks_never_answers_for_the_worker(submission: Pa
 
 
 def requests_sent(path: Path) -> set[str]:
-    """The request names a judge-side file sends: request("op", ...), construct(target, "op", ...), op="op"."""
+    """The request names a judge-side file sends: request("op", ...), construct or guarded(target, "op", ...),
+    run_forward("op", ...), op="op"."""
     sent = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            position = {"request": 0, "construct": 1}.get(node.func.attr)
+            position = {"request": 0, "construct": 1, "guarded": 1, "run_forward": 0}.get(node.func.attr)
             if position is not None and len(node.args) > position and isinstance(node.args[position], ast.Constant):
                 sent.add(node.args[position].value)
         if isinstance(node, ast.keyword) and node.arg == "op" and isinstance(node.value, ast.Constant):

@@ -6,9 +6,9 @@
 2. Build the graded folder: the skeleton, with the student's module files from the upload
    (`submission_files.py`); everything else in the upload is reported and ignored.
 3. Run `pytest autograder` on it (the judge, as root) with the worker in a sandbox
-   (`sandbox.py`), under an overall time limit, with the largest training profile that fits
-   the container's CPUs, memory and time. When none fits, nothing is graded: a visible
-   "autograder error" names the Gradescope settings to raise.
+   (`sandbox.py`), under an overall time limit, with the course's standard (rubric.toml's
+   `profile` and `training_threads`). When the container cannot run that profile even idle,
+   nothing is graded: a visible "autograder error" names the Gradescope settings to raise.
 4. Kill whatever the sandbox user left running, then write results.json, last and atomically.
    It is valid in every case: when the judge fails, every check is listed with 0 points
    and a visible "autograder error" test says why.
@@ -29,8 +29,8 @@ from pathlib import Path
 from ..judge.resources import Resources, available
 from ..judge.results import Outcome, results_document, results_problems, write_atomically
 from ..judge.sandbox import kill_processes_of, resolve_user
-from ..rubric import gradescope_timeout, load_rubric
-from ..training_profiles import cpu_profile_names, fitting_profile, profile_names, profile_needs
+from ..rubric import course_standard, gradescope_timeout, load_rubric
+from ..training_profiles import fits, profile_device, profile_names, profile_needs
 from .uploads import prepare_graded_folder
 
 SOURCE = Path(__file__).resolve().parents[2]
@@ -48,17 +48,19 @@ def minus_reserve(seconds: float, reserve: float) -> float:
 
 
 class ContainerTooSmall(Exception):
-    """Not even the smallest training profile fits the container: grading would score correct code 0."""
+    """The course's training profile does not fit the container: grading would score correct code 0."""
 
 
 def check_container(resources: Resources, time_limit: float) -> None:
-    """ContainerTooSmall, naming the Gradescope settings to raise, unless the smallest profile fits an idle
-    container of this size. Which profile fits the machine as loaded as it is now, the judge decides
-    (conftest.budget): its speed factor needs torch, which this process does not import."""
-    if fitting_profile(resources.cpus, resources.memory_bytes, time_limit) is not None:
+    """ContainerTooSmall, naming the Gradescope settings to raise, unless the course's profile fits an idle
+    container of this size. The load of the moment never lowers the standard: it stretches the time limits."""
+    course = course_standard().profile
+    if profile_device(course) != "cpu":
+        raise ContainerTooSmall(f"the course's profile ({course}) trains on {profile_device(course)}, which "
+                                "Gradescope's containers lack: name a CPU profile in rubric.toml's `profile`")
+    if fits(course, resources.cpus, resources.memory_bytes, time_limit):
         return
-    smallest = cpu_profile_names()[-1]
-    needs = profile_needs(smallest)
+    needs = profile_needs(course)
     raise_ = []
     if resources.memory_bytes is not None and resources.memory_bytes < needs.memory_bytes:
         raise_.append(f"the memory to at least {needs.memory_bytes / 2**30:.2f} GiB")
@@ -67,7 +69,7 @@ def check_container(resources: Resources, time_limit: float) -> None:
                       "(and run_autograder's --time-limit with it)")
     raise ContainerTooSmall(
         f"the grading container is too small: {resources.describe()}. "
-        f"Even the smallest training profile ({smallest}) needs {needs.describe(resources.cpus)}, so correct "
+        f"The course's training profile ({course}) needs {needs.describe(resources.cpus)}, so correct "
         f"submissions would fail. Instructor: in Gradescope's Autograder Settings raise {' and '.join(raise_)}; "
         "the README's Gradescope settings table has the measured figures")
 
@@ -179,14 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox-python", default=sys.executable,
                         help="interpreter the sandbox user runs (it must be able to read it)")
     parser.add_argument("--budget", default=None, choices=profile_names(),
-                        help="training profile (default: the largest whose needs fit the container's CPUs, "
-                             "memory and --time-limit)")
+                        help="training profile (default: the course's, rubric.toml's `profile`)")
     parser.add_argument("--time-limit", type=float, default=gradescope_timeout(),
                         help="seconds for the whole grading (default: rubric.toml's gradescope_timeout, "
                              f"{gradescope_timeout():.0f}: keep it equal to the timeout of Gradescope's settings)")
     parser.add_argument("--time-limit-scale", type=float, default=1.0, help="multiplies each check's time limit")
     parser.add_argument("--threads", type=int, default=None,
-                        help="at most this many torch threads (default: the profile's, within the CPUs available)")
+                        help="torch threads (default: the course's, rubric.toml's `training_threads`)")
     args = parser.parse_args(argv)
     layout, started = Layout(args.root.resolve()), time.monotonic()
     ids, output = None, ""

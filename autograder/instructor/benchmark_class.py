@@ -3,8 +3,8 @@
     python -m autograder.instructor.benchmark_class [--copies 4] [--workers 1 2] [--budget cpu]
 
 Grades `--copies` copies of the solution with `grade_class`, once per worker count, each
-into a fresh batch folder, and prints the wall time and submissions per hour of each. With
-more workers than cores, each grading's training gets fewer threads (cores / workers).
+into a fresh batch folder, and prints the wall time and submissions per hour of each. Every
+grading trains with the course's thread count, however many workers share the cores.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from ..judge.resources import available
+from ..rubric import course_standard
 from ..training_profiles import profile_names
 from .grade_class import FIRST_UID, ClassGrading, grade_class
 
@@ -38,8 +39,8 @@ def main(argv: list[str] | None = None) -> None:
             shutil.copytree(REPO / "solutions", uploads / f"student{copy}", ignore=shutil.ignore_patterns("__pycache__"))
         rows = []
         for workers in args.workers:
-            threads = max(1, available().threads // workers)
-            grading = ClassGrading(root / f"batch-{workers}", args.budget, threads=threads,
+            threads = course_standard().threads  # the standard: more workers share the cores, not the threads
+            grading = ClassGrading(root / f"batch-{workers}", args.budget,
                                    sandbox_python=args.sandbox_python, first_uid=args.first_uid)
             started = time.monotonic()
             graded = grade_class(uploads, grading, workers)

@@ -1,25 +1,32 @@
-"""Calibrate the training checks' thresholds on the reference solution.
+"""Calibrate the training checks' thresholds on correct implementations.
 
-    python -m autograder.instructor.calibrate --budget cpu --seeds 5
+    python -m autograder.instructor.calibrate --budget cpu --seeds 10 --threads 1 2 --also VARIANT_DIR ...
 
-Trains the solution for every training check of the profile once per seed (seed 0 is the
-one grading uses) and writes, per check, the threshold, the accuracies it comes from, seed
-0's test accuracy per epoch (shown beside a student's when their run falls short), the margin
-rule, the date, the torch version and device, and what it was calibrated on (the hash
-of the grading images and of the check's settings) into thresholds.json. A grading whose
-images or settings differ refuses those thresholds with a visible autograder error.
+Trains every training check of the profile on the reference solution once per seed and
+thread count, and on each `--also` folder (a correct implementation in another style) for the
+checks whose student file it writes differently, seed 0, each thread count. Everything a
+correct upload may differ in is drawn: its initialisation (another seed, another order of
+creating parameters) and the arithmetic's order (the thread count; another CPU type reorders
+sums the same way). Per check it writes to thresholds.json the threshold, every sample it
+comes from, the estimated probability that a correct upload falls below it, the solution's
+seed-0 curve at the course's thread count (shown beside a student's run that falls short),
+the expected seconds, and what it was calibrated on: the grading images, the check's settings
+and the training code (the solution's files, the grader's training code, torch's release).
 
-    python -m autograder.instructor.calibrate --verify     # do the thresholds hold for the images and settings now?
+    python -m autograder.instructor.calibrate --verify   # do the thresholds hold for the code and data now?
+    python -m autograder.instructor.calibrate --table    # the calibration table of every profile
 
-Each profile names its rule (`threshold_rule` in training_profiles.toml):
-- "spread" (the default; the profiles that grade): threshold = min(mean - 3 * std,
-  lowest - 0.02), rounded down to 0.005. Under a normal model of seed-to-seed spread, the
-  solution lands below mean - 3 std about 1 time in 700; the 0.02 floor keeps a margin when a
-  few seeds happen to agree closely.
-- "learning" (smoke: a run too short to rank implementations): halfway from chance (0.1, ten
-  classes) to the lowest seed, rounded down to 0.005. It tells a network that learns from one
-  that cannot: another correct coding style initialises in another order, which such a short
-  run spreads as widely as another seed, and the "spread" rule failed one (17.5% against 19%).
+The model: a correct upload's final accuracy is a draw from the normal distribution the
+samples come from. The threshold is a prediction bound for one new draw,
+mean - t(n-1, 1 - p) * std * sqrt(1 + 1/n) with p = 1/10,000 (Student's t: the mean and std
+are themselves estimated from n samples), and never above the lowest sample less 0.02; rounded
+down to 0.005. `p_below` is the model's probability that a correct upload lands below the
+rounded threshold. The profiles' rules (`threshold_rule` in training_profiles.toml):
+- "spread" (the default; the profiles that grade): that bound.
+- "learning" (smoke: a run too short to rank implementations): also never above halfway from
+  chance (0.1) to the lowest sample; it tells a network that learns from one that cannot.
+Runs are resumable: each sample is appended to `.calibration/<budget>.jsonl` as it ends, and a
+rerun with the same training code, settings and images trains only what is missing.
 """
 from __future__ import annotations
 
@@ -28,96 +35,227 @@ import json
 import math
 import statistics
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
 import torch
 
-from ..judge.results import write_atomically
-from ..judge.worker_client import SubprocessWorker
-from ..training import train_and_measure
 from data_scripts.subsets import prepared_sha256
 
-from ..training_profiles import (THRESHOLDS_FILE, calibrated_on, calibration_problem, load_profile, load_thresholds,
-                                profile_device, profile_names, threshold_rule)
+from ..judge.resources import available
+from ..judge.results import write_atomically
+from ..judge.worker_client import SubprocessWorker
+from ..rubric import course_standard
+from ..training import train_and_measure
+from ..training_profiles import (THRESHOLDS_FILE, TrainingCheck, calibrated_on, calibration_problem, load_profile,
+                                 load_thresholds, profile_device, profile_names, threshold_rule, training_code_changes)
 
 REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / ".calibration"
 CHANCE = 0.1  # every check has ten classes
-RULES = {"spread": "min(mean - 3 * std, lowest - 0.02), rounded down to 0.005",
-         "learning": "halfway from chance (0.1) to the lowest seed, rounded down to 0.005"}
+FALSE_FAIL = 1e-4  # the aimed probability that a correct upload falls below a threshold, per check
+RULES = {"spread": "min(mean - t(n-1, 0.9999) * std * sqrt(1 + 1/n), lowest - 0.02), rounded down to 0.005",
+         "learning": "min(the spread rule, halfway from chance (0.1) to the lowest), rounded down to 0.005"}
+
+
+def prediction_scale(accuracies: list[float]) -> tuple[float, float, int]:
+    """The mean, the scale of one new draw's deviation from it (std * sqrt(1 + 1/n)), and n."""
+    n = len(accuracies)
+    std = statistics.stdev(accuracies) if n > 1 else 0.0
+    return statistics.mean(accuracies), std * math.sqrt(1 + 1 / n), n
 
 
 def threshold(accuracies: list[float], rule: str = "spread") -> float:
+    from scipy.stats import t  # an instructor's tool: Gradescope's image (calibrate --verify) never gets here
+
+    mean, scale, n = prediction_scale(accuracies)
+    bound = min(accuracies) - 0.02
+    if n > 2:
+        bound = min(bound, mean - t.ppf(1 - FALSE_FAIL, n - 1) * scale)
     if rule == "learning":
-        bound = CHANCE + (min(accuracies) - CHANCE) / 2
-    else:
-        mean, std = statistics.mean(accuracies), statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-        bound = min(mean - 3 * std, min(accuracies) - 0.02)
-    return math.floor(bound / 0.005) * 0.005
+        bound = min(bound, CHANCE + (min(accuracies) - CHANCE) / 2)
+    return math.floor(round(bound / 0.005, 6)) * 0.005
+
+
+def p_below(accuracies: list[float], limit: float) -> float:
+    """The model's probability that a correct upload's accuracy falls below `limit`."""
+    from scipy.stats import t
+
+    mean, scale, n = prediction_scale(accuracies)
+    if n < 3 or scale == 0:
+        return float("nan")
+    return float(t.cdf((limit - mean) / scale, n - 1))
+
+
+@dataclass(frozen=True)
+class Run:
+    implementation: str  # "solution", or an --also folder's name
+    check: str
+    seed: int
+    threads: int
+
+
+def student_files_differ(folder: Path, solutions: Path, check: TrainingCheck) -> bool:
+    """Whether `folder` writes the student file that `check` trains differently from the solution."""
+    name = check.student_file
+    return (folder / name).exists() and (folder / name).read_bytes() != (solutions / name).read_bytes()
+
+
+def planned_runs(checks: dict[str, TrainingCheck], seeds: int, threads: list[int], solutions: Path,
+                 also: list[Path]) -> list[Run]:
+    runs = [Run("solution", name, seed, count) for name in checks for count in threads for seed in range(seeds)]
+    runs += [Run(folder.name, name, 0, count) for folder in also for name, check in checks.items()
+             for count in threads if student_files_differ(folder, solutions, check)]
+    return runs
+
+
+def load_samples(path: Path, fingerprint: dict) -> dict[Run, dict]:
+    """The samples a previous run stored for the same training code, settings and images."""
+    found = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            sample = json.loads(line)
+            if sample.pop("calibrated_on") == fingerprint.get(sample["check"]):
+                found[Run(sample["implementation"], sample["check"], sample["seed"], sample["threads"])] = sample
+    return found
+
+
+def calibrate(budget: str, runs: list[Run], folders: dict[str, Path], fingerprint: dict, jobs: int) -> dict[Run, dict]:
+    """Train every run not stored yet, `jobs` at a time per thread count; every sample, stored ones included."""
+    checks, device = load_profile(budget), profile_device(budget)
+    path = SAMPLES / f"{budget}.jsonl"
+    path.parent.mkdir(exist_ok=True)
+    samples = load_samples(path, fingerprint)
+    lock, local, started = threading.Lock(), threading.local(), []
+
+    def train(run: Run) -> None:
+        workers = local.__dict__.setdefault("workers", {})
+        if run.implementation not in workers:
+            workers[run.implementation] = SubprocessWorker(folders[run.implementation])
+            with lock:
+                started.append(workers[run.implementation])
+        curve = train_and_measure(workers[run.implementation], checks[run.check], seed=run.seed, device=device,
+                                  threads=run.threads)
+        sample = asdict(run) | {"accuracy": round(curve.test_accuracy[-1], 4), "seconds": round(sum(curve.seconds), 1),
+                                "curve": [round(a, 4) for a in curve.test_accuracy]}
+        with lock:
+            samples[run] = sample
+            with path.open("a") as out:
+                out.write(json.dumps(sample | {"calibrated_on": fingerprint[run.check]}) + "\n")
+            print(f"{run.check:36s} {run.implementation:20s} seed {run.seed:2d} threads {run.threads}  "
+                  f"{sample['accuracy']:.4f}  {sample['seconds']:6.1f} s", flush=True)
+
+    try:
+        for count in sorted({run.threads for run in runs}):
+            todo = [run for run in runs if run.threads == count and run not in samples]
+            with ThreadPoolExecutor(max(1, jobs // count), thread_name_prefix="calibrate") as pool:
+                list(pool.map(train, todo))  # more threads than cores at once would stall each other
+    finally:
+        for worker in started:
+            worker.close()
+    return samples
+
+
+def entry(budget: str, check: TrainingCheck, samples: list[dict]) -> dict:
+    """One check's thresholds.json entry from its samples."""
+    accuracies = [s["accuracy"] for s in samples]
+    limit = round(threshold(accuracies, threshold_rule(budget)), 3)
+    standard = course_standard().threads
+    reference = next((s for s in samples if s["implementation"] == "solution" and s["seed"] == 0
+                      and s["threads"] == standard), samples[0])
+    return {"threshold": limit, "p_below": p_below(accuracies, limit), "accuracies": accuracies,
+            "samples": [{k: s[k] for k in ("implementation", "seed", "threads", "accuracy", "seconds")}
+                        for s in samples],
+            "curve": reference["curve"], "seconds": max(s["seconds"] for s in samples if s["threads"] == standard),
+            "rule": RULES[threshold_rule(budget)], "date": date.today().isoformat(), "torch": torch.__version__,
+            "device": profile_device(budget)} | calibrated_on(check)
+
+
+def table(budgets: list[str]) -> str:
+    """The calibration table: per profile and check, the samples' spread, the threshold and p_below."""
+    rows = ["| profile | check | samples | mean | std | lowest | threshold | P(correct upload below) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for budget in budgets:
+        for name, calibrated in load_thresholds(budget).items():
+            accuracies = calibrated["accuracies"]
+            std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+            kinds = {(s["implementation"] != "solution", s["threads"]) for s in calibrated.get("samples", [])}
+            rows.append(f"| {budget} | {name.removeprefix('test_train_')} | {len(accuracies)} "
+                        f"({len(kinds)} kinds) | {statistics.mean(accuracies):.1%} | {std:.1%} | "
+                        f"{min(accuracies):.1%} | {calibrated['threshold']:.1%} | "
+                        f"{calibrated.get('p_below', float('nan')):.1e} |")
+    return "\n".join(rows)
 
 
 def verify() -> int:
-    """Print whether every profile's thresholds hold for the grading images, the prepared subsets and the
-    settings now; 1 if any does not (setup.sh runs this, so a mismatch fails the image build)."""
+    """Print whether every profile's thresholds hold for the grading images, the prepared subsets, the
+    settings and the training code now; 1 if any does not (setup.sh and CI run this)."""
     problems = []
     for budget in profile_names():
-        checks, _ = load_profile(budget)
         thresholds = load_thresholds(budget)
         if profile_device(budget) != "cpu" and not thresholds:
             print(f"{budget}: no thresholds, so gradings will not choose it (calibrate it on a {profile_device(budget)} "
                   f"machine: python -m autograder.instructor.calibrate --budget {budget})")
             continue
-        problems += [problem for check in checks.values()
-                     if (problem := calibration_problem(budget, check, thresholds.get(check.name),
-                                                        prepared_sha256(check.dataset)))]
+        for check in load_profile(budget).values():
+            calibrated = thresholds.get(check.name)
+            problem = calibration_problem(budget, check, calibrated, prepared_sha256(check.dataset))
+            if problem is None and (changes := training_code_changes(calibrated.get("training_code"))):
+                problem = (f"the {budget} threshold of {check.name} was calibrated on other training code "
+                           f"({'; '.join(changes)}): run `python -m autograder.instructor.calibrate --budget {budget}`")
+            problems += [problem] if problem else []
     for problem in problems:
         print(f"error: {problem}")
     if not problems:
-        print("the thresholds of every calibrated profile hold for the grading images and settings now")
+        print("the thresholds of every calibrated profile hold for the grading images, settings and training code now")
     return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", default="cpu", choices=profile_names(),
-                        help="the training profile to calibrate (default: cpu)")
-    parser.add_argument("--seeds", type=int, default=5, help="training runs per check, seeds 0 to N-1 (default: 5)")
+    parser.add_argument("--budget", default=course_standard().profile, choices=profile_names(),
+                        help=f"the training profile to calibrate (default: the course's, {course_standard().profile})")
+    parser.add_argument("--seeds", type=int, default=10, help="runs of the solution per check and thread count, "
+                                                               "seeds 0 to N-1 (default: 10)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="the torch thread counts to train with (default: 1 2)")
+    parser.add_argument("--also", type=Path, nargs="*", default=[],
+                        help="correct implementations in other styles, laid out like solutions/: each trains the "
+                             "checks whose file it writes differently (`python -m tests.submissions.build` makes "
+                             "the repository's variants)")
+    parser.add_argument("--jobs", type=int, default=available().threads,
+                        help="torch threads to run at once: one-thread runs go in parallel (default: the CPUs)")
     parser.add_argument("--solutions", type=Path, default=REPO / "solutions",
-                        help="the implementation whose accuracies set the thresholds (default: solutions/)")
+                        help="the reference implementation (default: solutions/)")
     parser.add_argument("--checks", nargs="+", help="recalibrate only these checks, keeping the others")
     parser.add_argument("--verify", action="store_true",
-                        help="calibrate nothing: say whether the thresholds hold for the images and settings now")
+                        help="calibrate nothing: say whether the thresholds hold for the code, images and settings now")
+    parser.add_argument("--table", action="store_true", help="calibrate nothing: print the calibration table")
     args = parser.parse_args(argv)
     if args.verify:
         return verify()
-    checks, threads = load_profile(args.budget)
-    rule, device = threshold_rule(args.budget), profile_device(args.budget)
-    if device == "cuda" and not torch.cuda.is_available():
+    if args.table:
+        print(table(profile_names()))
+        return 0
+    if profile_device(args.budget) == "cuda" and not torch.cuda.is_available():
         print(f"error: the {args.budget} profile trains on CUDA, which this machine lacks: calibrate it on a GPU machine")
         return 2
+    checks = load_profile(args.budget)
     if args.checks:
         checks = {name: checks[name] for name in args.checks}
-    worker = SubprocessWorker(args.solutions.resolve())
-    entries = {}
-    try:
-        for name, check in checks.items():
-            accuracies, seconds, curves = [], [], []
-            for seed in range(args.seeds):
-                curve = train_and_measure(worker, check, seed=seed, device=device, threads=threads)
-                accuracies.append(round(curve.test_accuracy[-1], 4))
-                seconds.append(round(sum(curve.seconds), 1))
-                curves.append([round(a, 4) for a in curve.test_accuracy])
-            entries[name] = {"threshold": round(threshold(accuracies, rule), 3), "accuracies": accuracies,
-                             "curve": curves[0], "seconds": seconds, "rule": RULES[rule],
-                             "date": date.today().isoformat(),
-                             "torch": torch.__version__, "device": device} | calibrated_on(check)
-            print(f"{name:36s} threshold {entries[name]['threshold']:.3f}  accuracies {accuracies}  "
-                  f"seconds {seconds}", flush=True)
-    finally:
-        worker.close()
+    folders = {"solution": args.solutions.resolve()} | {folder.name: folder.resolve() for folder in args.also}
+    fingerprint = {name: calibrated_on(check) for name, check in checks.items()}
+    runs = planned_runs(checks, args.seeds, args.threads, args.solutions, args.also)
+    samples = calibrate(args.budget, runs, folders, fingerprint, args.jobs)
+    entries = {name: entry(args.budget, check, [samples[run] for run in runs if run.check == name])
+               for name, check in checks.items()}
     document = json.loads(THRESHOLDS_FILE.read_text()) if THRESHOLDS_FILE.exists() else {}
     document[args.budget] = document.get(args.budget, {}) | entries
     write_atomically(THRESHOLDS_FILE, document)
+    print(table([args.budget]))
     print(f"wrote {THRESHOLDS_FILE} [{args.budget}]")
     return 0
 

@@ -47,7 +47,6 @@ from pathlib import Path
 from data_scripts.subsets import ROOT_VARIABLE, dataset_root
 
 from ..gradescope.run_autograder import Layout, every_check_failed, judge_results
-from ..judge.resources import available
 from ..judge.results import write_atomically
 from ..judge.sandbox import kill_process_tree, kill_processes_of, remove_tree, runs_python
 from ..training_profiles import profile_names
@@ -275,11 +274,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-o", "--out", type=Path, required=True, help="batch folder (reuse it to resume)")
     parser.add_argument("--workers", type=int, default=1, help="uploads graded at once (default 1)")
     parser.add_argument("--budget", default=None, choices=profile_names(),
-                        help="training profile (default: run_autograder's, the largest that fits)")
+                        help="training profile (default: the course's standard, rubric.toml's `profile`)")
     parser.add_argument("--time-limit", type=float, default=1800,
                         help="seconds per upload (default: 1800; Gradescope's own default timeout is 600)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="at most this many torch threads per training (default: the cores over the workers)")
+                        help="torch threads per grading (default: the course's standard, rubric.toml's "
+                             "`training_threads`; give as many --workers as the cores hold)")
     parser.add_argument("--sandbox-python", default=sys.executable,
                         help="as root: the interpreter the sandbox users run (they must be able to read it)")
     parser.add_argument("--first-uid", type=int, default=FIRST_UID,
@@ -287,8 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder of uploads")
-    threads = args.threads or max(1, available().threads // args.workers)
-    grading = ClassGrading(args.out.resolve(), args.budget, args.time_limit, threads, args.sandbox_python,
+    grading = ClassGrading(args.out.resolve(), args.budget, args.time_limit, args.threads, args.sandbox_python,
                            args.first_uid)
     graded = grade_class(args.submissions.resolve(), grading, max(1, args.workers))
     scores = sorted(graded.scores().values())

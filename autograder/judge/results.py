@@ -24,6 +24,7 @@ RESULTS_SCHEMA = {
         "output": {"type": "string"},
         "visibility": VISIBILITY,
         "stdout_visibility": VISIBILITY,
+        "extra_data": {"type": "object"},
         "leaderboard": {"type": "array", "items": {
             "type": "object",
             "required": ["name", "value"],
@@ -73,14 +74,15 @@ def leaderboard_entry(check: str, accuracy: float, threshold: float) -> dict:
             "value": round(100 * accuracy, 2), "order": "desc"}
 
 
-def results_document(outcomes: list[Outcome], seconds: float, leaderboard: list[dict] | None = None) -> dict:
+def results_document(outcomes: list[Outcome], seconds: float, leaderboard: list[dict] | None = None,
+                     output: str = "", extra: dict | None = None) -> dict:
     """The results.json body (https://gradescope-autograders.readthedocs.io/en/latest/specs/), with a
-    leaderboard when given one."""
+    leaderboard and `extra_data` (kept by Gradescope, shown to no one) when given them."""
     ordered = in_rubric_order(outcomes)
-    return {**({"leaderboard": leaderboard} if leaderboard else {}),
+    return {**({"leaderboard": leaderboard} if leaderboard else {}), **({"extra_data": extra} if extra else {}),
         "score": round(sum(o.points for o in ordered), 4),
         "execution_time": round(seconds, 1),
-        "output": "",
+        "output": output,
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": [

@@ -5,8 +5,7 @@ A slower or busier machine must not turn honest code into a timeout, so every li
 multiplied by `speed_factor()`: the time of a fixed single-threaded convolution workload,
 measured at the start of the grading, over the time `rubric.toml` records for it
 (`reference_seconds`). The factor is never below 1: a faster machine keeps the limits as
-written, so an endless loop is still cut by them. `parallel_speedup` says whether more than one
-torch thread helps on this machine now.
+written, so an endless loop is still cut by them.
 """
 from __future__ import annotations
 
@@ -40,18 +39,3 @@ def speed_factor(reference_seconds: float) -> float:
     workload_seconds()  # the first round pays for allocations and kernel selection
     measured = statistics.median(workload_seconds() for _ in range(ROUNDS))
     return max(1.0, measured / reference_seconds)
-
-
-def parallel_speedup(threads: int) -> float:
-    """How many times faster the workload runs on `threads` threads than on one, now.
-
-    Below 1 on a shared machine whose other processes take cores: a torch thread that loses its
-    core holds up its siblings at every parallel region (measured here: 2 threads at 1.2 to 1.6
-    times one thread's speed on an idle 2-core machine, at 0.3 to 0.7 times beside one busy process).
-    """
-    workload_seconds(threads)
-    one, many = [], []
-    for _ in range(ROUNDS):  # interleaved, so a change in load falls on both
-        one.append(workload_seconds(1))
-        many.append(workload_seconds(threads))
-    return statistics.median(one) / statistics.median(many)

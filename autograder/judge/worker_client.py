@@ -50,11 +50,17 @@ class Worker:
 
     def __init__(self) -> None:
         self.deadline: float | None = None
-        self.stuck: dict[tuple[str, str], StudentError] = {}  # (module, name or "" for its import) -> error
+        self.limit: float | None = None  # the seconds the deadline was set to, for the timeout's message
+        self.full_limit = True  # False: the grading's time left cut this check's limit short
+        # What hung or killed the worker, by the student code that did: (module, "") its import,
+        # (module, name) a constructor, (module, name, member) a method or a function.
+        self.stuck: dict[tuple[str, ...], StudentError] = {}
         self.imported: set[str] = set()
 
-    def set_time_limit(self, seconds: float | None) -> None:
+    def set_time_limit(self, seconds: float | None, full: bool = True) -> None:
+        """Bound every request until reset; `full=False`: the grading's time left cut it below the check's own."""
         self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.limit, self.full_limit = seconds, full
 
     def request(self, op: str, **args: Any) -> Any:
         reply = self._exchange({"op": op, "args": args})
@@ -65,23 +71,36 @@ class Worker:
             raise StudentError(str(error.get("kind", "?")), str(error.get("summary", "?")), str(error.get("trace", "")))
         return reply["ok"]
 
-    def construct(self, target: tuple[str, str], op: str, **args: Any) -> Any:
-        """A request that runs the constructor `target` = (module, name). Once one has hung or killed the
-        worker, later ones (its module's, if it never imported) fail at once with the same error rather
-        than wait out another time limit: an endless __init__ costs one limit, not one per check."""
-        module, _ = target
+    def hung(self, module: str) -> tuple[str, StudentError] | None:
+        """The first student code of `module` that hung or killed the worker, as (what, error), if any did."""
+        return next(((code_name(key), error) for key, error in self.stuck.items() if key[0] == module), None)
+
+    def guarded(self, target: tuple[str, ...], op: str, **args: Any) -> Any:
+        """A request that runs the student code `target`: (module, name) a constructor, (module, name, member)
+        a method or function. Once that code (or its module's import) has hung or killed the worker, later
+        requests for it fail at once with the same error rather than wait out another time limit: an
+        endless loop costs one check's limit, not one per check."""
+        module = target[0]
         for key in (target, (module, "")):
             if key in self.stuck:
                 earlier = self.stuck[key]
-                raise type(earlier)(earlier.kind, f"{earlier.summary} (in an earlier check, so not tried again)",
-                                    earlier.trace)
+                raise type(earlier)(earlier.kind, f"in an earlier check, {code_name(key)}: {earlier.summary}; so it "
+                                                  "was not tried again", earlier.trace)
         try:
             result = self.request(op, **args)
-        except (StudentTimeout, WorkerCrashed) as error:
+        except StudentTimeout as error:
+            if self.full_limit:  # cut short by the grading's time left, it is not known to hang
+                self.stuck[target if module in self.imported else (module, "")] = error
+            raise
+        except WorkerCrashed as error:
             self.stuck[target if module in self.imported else (module, "")] = error
             raise
         self.imported.add(module)
         return result
+
+    def construct(self, target: tuple[str, str], op: str, **args: Any) -> Any:
+        """A request that runs the constructor `target` = (module, name), guarded like any student code."""
+        return self.guarded(target, op, **args)
 
     def _exchange(self, request: dict) -> Any:
         raise NotImplementedError
@@ -212,9 +231,17 @@ class SubprocessWorker(Worker):
             return None
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise StudentTimeout("timeout", "the submission did not finish within the time limit "
+            raise StudentTimeout("timeout", f"did not return within its time limit of {self.limit:.0f} s "
                                             "(an endless loop, or far too slow)", "")
         return left
+
+
+def code_name(key: tuple[str, ...]) -> str:
+    """How feedback names the student code behind a `Worker.stuck` key."""
+    module, name, *member = key
+    if not name:
+        return f"importing {module}.py"
+    return f"{name}.{member[0]}" if member else name
 
 
 def _death_message(code: int | None) -> str:
@@ -234,13 +261,18 @@ class RemoteModule:
     worker: Worker
     handle: int
     description: str
+    target: tuple[str, str]  # (module, class name) in the graded folder
+
+    def run_forward(self, op: str, **args: Any) -> Any:
+        """A request that calls the module's forward: guarded, so a forward that hung is not run again."""
+        return self.worker.guarded((*self.target, "forward"), op, handle=self.handle, **args)
 
     def forward(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
-        return self.worker.request("forward", handle=self.handle, x=x, train=train)
+        return self.run_forward("forward", x=x, train=train)
 
     def backward(self, x: torch.Tensor, grad_output: torch.Tensor, train: bool = True) -> BackwardReply:
         """Forward x, back-propagate grad_output; returns output, input_grad and param_grads."""
-        return self.worker.request("backward", handle=self.handle, x=x, grad_output=grad_output, train=train)
+        return self.run_forward("backward", x=x, grad_output=grad_output, train=train)
 
     def parameters(self) -> list[ParameterInfo]:
         """[{"name", "shape", "requires_grad"}] in named_parameters() order."""
@@ -255,11 +287,11 @@ class RemoteModule:
 
     def trace(self, x: torch.Tensor, train: bool = False) -> list[str]:
         """Paths of parameter-owning modules (and batch norms) in the order forward calls them."""
-        return self.worker.request("trace", handle=self.handle, x=x, train=train)
+        return self.run_forward("trace", x=x, train=train)
 
     def parameter_order(self, x: torch.Tensor, train: bool = False) -> list[str]:
         """Names of the parameters forward uses, in the order it first uses them (modules or raw parameters)."""
-        return self.worker.request("parameter_order", handle=self.handle, x=x, train=train)
+        return self.run_forward("parameter_order", x=x, train=train)
 
     def state(self) -> dict[str, torch.Tensor]:
         return self.worker.request("state", handle=self.handle)
@@ -276,12 +308,13 @@ class Submission:
 
     def build(self, module: str, name: str, *args: Any, seed: int = 0, **kwargs: Any) -> RemoteModule:
         """Construct `module.name(*args, **kwargs)` in the worker, after torch.manual_seed(seed)."""
-        handle = self.worker.construct((module, name), "build", module=module, name=name, args=list(args),
-                                       kwargs=kwargs, seed=seed)
-        return RemoteModule(self.worker, handle, describe_call(name, args, kwargs))
+        handle = self.worker.guarded((module, name), "build", module=module, name=name, args=list(args),
+                                     kwargs=kwargs, seed=seed)
+        return RemoteModule(self.worker, handle, describe_call(name, args, kwargs), (module, name))
 
     def train_epoch(self, state: dict, batches: list, use_scheduler: bool) -> EpochReply:
-        return self.worker.request("train_epoch", state=state, batches=batches, use_scheduler=use_scheduler)
+        return self.worker.guarded(("train", "train_one_epoch"), "train_epoch", state=state, batches=batches,
+                                   use_scheduler=use_scheduler)
 
     def evaluate(self, state: dict, batches: list) -> EvaluateReply:
-        return self.worker.request("evaluate", state=state, batches=batches)
+        return self.worker.guarded(("train", "evaluate"), "evaluate", state=state, batches=batches)

@@ -79,3 +79,18 @@ def variant_files(name: str) -> set[str]:
 
 def variant_names() -> list[str]:
     return sorted(p.name for p in VARIANTS.iterdir() if p.is_dir() and not p.name.startswith("_"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m tests.submissions.build OUT`: every correct variant built as a folder of OUT (for calibrate --also)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("out", type=Path, help="a new folder: one subfolder per variant")
+    out = parser.parse_args(argv).out
+    for name in variant_names():
+        print(build_variant(name, out / name))
+
+
+if __name__ == "__main__":
+    main()

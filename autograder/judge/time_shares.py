@@ -1,0 +1,53 @@
+"""The grading's overall time limit, shared among its checks so that a hang spends only its own check's time.
+
+Every check still to come keeps its expected seconds (what the reference solution takes on the
+reference machine, times this machine's speed factor); a check may use what is left beyond
+those, up to its own limit from rubric.toml. A hang in one part therefore ends at its limit or
+when only the later checks' time is left, whichever comes first, and the parts after it run in
+full. A check left without even its expected seconds is not run: if an earlier hang took the
+time, its message names that check; if none did, the machine was too slow for the course's
+standard, and the grading says so ("not graded") instead of failing the student.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+TOO_SLOW = ("Not graded: the grading machine was too slow to finish this check within the grading's time limit "
+            "(nothing in your code caused it). Resubmit, or ask your instructor for a regrade.")
+
+
+@dataclass
+class TimeShares:
+    deadline: float | None  # time.monotonic() by which the checks must end; None: no overall limit
+    factor: float  # this machine's speed factor (times --time-limit-scale)
+    expected: dict[str, float]  # check id -> the reference solution's seconds on the reference machine
+    order: list[str] = field(default_factory=list)  # the check ids in the order they run
+    hang: str | None = None  # the first check whose student code waited out its full time limit
+    too_slow: list[str] = field(default_factory=list)  # checks not graded for want of time no hang took
+
+    def reserved_after(self, check: str) -> float:
+        """Seconds kept for the checks after `check`."""
+        later = self.order[self.order.index(check) + 1:] if check in self.order else []
+        return self.factor * sum(self.expected.get(c, 0.0) for c in later)
+
+    def allowance(self, check: str, own_limit: float) -> tuple[float, bool] | None:
+        """(the seconds `check` may run, whether that is its own full limit), or None when not even its expected
+        seconds are left beyond what the later checks keep."""
+        if self.deadline is None:
+            return own_limit, True
+        room = self.deadline - time.monotonic() - self.reserved_after(check)
+        if room < self.factor * self.expected.get(check, 0.0) or room <= 0:
+            return None
+        return min(own_limit, room), room >= own_limit
+
+    def record_hang(self, check: str) -> None:
+        self.hang = self.hang or check
+
+    def out_of_time(self, check: str, total: float) -> str:
+        """Why `check` got no time, or too little: an earlier hang took it, or the machine was too slow."""
+        if self.hang:
+            return (f"Not run in full: the grading's time limit ({total:.0f} s) ran out because check {self.hang} "
+                    "waited out its time limit on code that did not return. Fix that hang, and this check runs.")
+        self.too_slow.append(check)
+        return TOO_SLOW
