@@ -138,7 +138,7 @@ def files_behind(check: str) -> set[str]:
     part = load_rubric()[check].part
     if part != "training":
         return {part}
-    entry = load_profile("smoke")[0][check]
+    entry = load_profile("smoke")[check]
     files = {"train.py"} if entry.student_loop else set()
     if entry.module:
         files |= {f"{entry.module}.py"} | ({"resnet.py"} if entry.module == "senet" else set())

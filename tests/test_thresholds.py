@@ -38,7 +38,7 @@ def test_every_threshold_follows_its_profiles_rule(budget: str) -> None:
     rule = threshold_rule(budget)
     assert rule in RULES
     calibrated = json.loads(THRESHOLDS_FILE.read_text()).get(budget, {})
-    assert set(calibrated) == set(load_profile(budget)[0]), f"{budget}: calibrate every check of the profile"
+    assert set(calibrated) == set(load_profile(budget)), f"{budget}: calibrate every check of the profile"
     for name, entry in calibrated.items():
         assert entry["rule"] == RULES[rule], f"{budget} {name} was calibrated under another rule"
         assert entry["threshold"] == round(threshold(entry["accuracies"], rule), 3), (
@@ -47,13 +47,13 @@ def test_every_threshold_follows_its_profiles_rule(budget: str) -> None:
 
 @pytest.mark.parametrize("budget", CALIBRATED)
 def test_every_threshold_holds_for_the_shipped_images_and_settings(budget: str) -> None:
-    for check in load_profile(budget)[0].values():
+    for check in load_profile(budget).values():
         assert calibration_problem(budget, check, load_thresholds(budget).get(check.name), None) is None
 
 
 def test_thresholds_from_other_images_or_settings_are_refused() -> None:
     budget = "smoke"
-    check = load_profile(budget)[0]["test_train_lenet5_mnist"]
+    check = load_profile(budget)["test_train_lenet5_mnist"]
     shipped = load_thresholds(budget)[check.name]
     for key, words in (("data_sha256", "calibrated on other images"), ("settings_sha256", "with other settings")):
         problem = calibration_problem(budget, check, shipped | {key: "0" * 64}, None)

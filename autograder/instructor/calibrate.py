@@ -10,7 +10,7 @@ creating parameters) and the arithmetic's order (the thread count; another CPU t
 sums the same way). Per check it writes to thresholds.json the threshold, every sample it
 comes from, the estimated probability that a correct upload falls below it, the solution's
 seed-0 curve at the course's thread count (shown beside a student's run that falls short),
-the expected seconds, and what it was calibrated on: the grading images, the check's settings
+the median seconds at that thread count (the time a grading keeps for the check), and what it was calibrated on: the grading images, the check's settings
 and the training code (the solution's files, the grader's training code, torch's release).
 
     python -m autograder.instructor.calibrate --verify   # do the thresholds hold for the code and data now?
@@ -169,7 +169,7 @@ def entry(budget: str, check: TrainingCheck, samples: list[dict]) -> dict:
     return {"threshold": limit, "p_below": p_below(accuracies, limit), "accuracies": accuracies,
             "samples": [{k: s[k] for k in ("implementation", "seed", "threads", "accuracy", "seconds")}
                         for s in samples],
-            "curve": reference["curve"], "seconds": max(s["seconds"] for s in samples if s["threads"] == standard),
+            "curve": reference["curve"], "seconds": statistics.median(s["seconds"] for s in samples if s["threads"] == standard),
             "rule": RULES[threshold_rule(budget)], "date": date.today().isoformat(), "torch": torch.__version__,
             "device": profile_device(budget)} | calibrated_on(check)
 

@@ -4,15 +4,17 @@ Every check still to come keeps its expected seconds (what the reference solutio
 reference machine, times this machine's speed factor); a check may use what is left beyond
 those, up to its own limit from rubric.toml. A hang in one part therefore ends at its limit or
 when only the later checks' time is left, whichever comes first, and the parts after it run in
-full. A check left without even its expected seconds is not run: if an earlier hang took the
-time, its message names that check; if none did, the machine was too slow for the course's
-standard, and the grading says so ("not graded") instead of failing the student.
+full. Once the time is up, the checks left are not run: if an earlier hang took the time, their
+message names that check; if none did, the machine was too slow for the course's standard, and
+the grading says so ("not graded") instead of failing the student. So does a check whose code
+timed out with less than `SLOW_CODE` times the reference's seconds left to it.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
+SLOW_CODE = 5  # times the reference solution's seconds: a check that runs this long is not cut short by load
 TOO_SLOW = ("Not graded: the grading machine was too slow to finish this check within the grading's time limit "
             "(nothing in your code caused it). Resubmit, or ask your instructor for a regrade.")
 
@@ -32,14 +34,18 @@ class TimeShares:
         return self.factor * sum(self.expected.get(c, 0.0) for c in later)
 
     def allowance(self, check: str, own_limit: float) -> tuple[float, bool] | None:
-        """(the seconds `check` may run, whether that is its own full limit), or None when not even its expected
-        seconds are left beyond what the later checks keep."""
+        """(the seconds `check` may run, whether a timeout within them is the student's), or None when the
+        grading's time is up. A check gets its own limit, less what the later checks keep, but never less than
+        `SLOW_CODE` times its expected seconds while any time is left: code that much slower than the
+        reference's is the student's, and a timeout within less time is the machine's."""
         if self.deadline is None:
             return own_limit, True
-        room = self.deadline - time.monotonic() - self.reserved_after(check)
-        if room < self.factor * self.expected.get(check, 0.0) or room <= 0:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
             return None
-        return min(own_limit, room), room >= own_limit
+        enough = SLOW_CODE * self.factor * self.expected.get(check, 0.0)
+        limit = min(own_limit, max(left - self.reserved_after(check), enough), left)
+        return limit, limit >= min(own_limit, enough)
 
     def record_hang(self, check: str) -> None:
         self.hang = self.hang or check

@@ -76,27 +76,32 @@ class Worker:
         return next(((code_name(key), error) for key, error in self.stuck.items() if key[0] == module), None)
 
     def guarded(self, target: tuple[str, ...], op: str, **args: Any) -> Any:
-        """A request that runs the student code `target`: (module, name) a constructor, (module, name, member)
-        a method or function. Once that code (or its module's import) has hung or killed the worker, later
-        requests for it fail at once with the same error rather than wait out another time limit: an
-        endless loop costs one check's limit, not one per check."""
+        """A request that runs the student code `target`: (module, name) a class or function, (module, name,
+        member) a method. Its module is imported by a request of its own first, so that a hang is blamed on
+        the code that hung. Once that code (or its module's import) has hung or killed the worker, later
+        requests for it fail at once with the same error rather than wait out another time limit: an endless
+        loop costs one check's limit, not one per check."""
         module = target[0]
-        for key in (target, (module, "")):
-            if key in self.stuck:
-                earlier = self.stuck[key]
-                raise type(earlier)(earlier.kind, f"in an earlier check, {code_name(key)}: {earlier.summary}; so it "
-                                                  "was not tried again", earlier.trace)
+        if module not in self.imported:
+            self._guarded((module, ""), "import", module=module)
+            self.imported.add(module)
+        return self._guarded(target, op, **args)
+
+    def _guarded(self, key: tuple[str, ...], op: str, **args: Any) -> Any:
+        for earlier_key in (key, (key[0], "")):
+            if earlier_key in self.stuck:
+                earlier = self.stuck[earlier_key]
+                raise type(earlier)(earlier.kind, f"in an earlier check, {code_name(earlier_key)}: {earlier.summary}; "
+                                                  "so it was not tried again", earlier.trace)
         try:
-            result = self.request(op, **args)
+            return self.request(op, **args)
         except StudentTimeout as error:
             if self.full_limit:  # cut short by the grading's time left, it is not known to hang
-                self.stuck[target if module in self.imported else (module, "")] = error
+                self.stuck[key] = error
             raise
         except WorkerCrashed as error:
-            self.stuck[target if module in self.imported else (module, "")] = error
+            self.stuck[key] = error
             raise
-        self.imported.add(module)
-        return result
 
     def construct(self, target: tuple[str, str], op: str, **args: Any) -> Any:
         """A request that runs the constructor `target` = (module, name), guarded like any student code."""

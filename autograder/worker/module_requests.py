@@ -11,6 +11,11 @@ from .contract import BackwardReply, ModuleInfo, ParameterInfo, StudentError
 from .session import Session
 
 
+def import_module(session: Session, module: str) -> None:
+    """Import the graded folder's `module` on its own, so that a hang there is told from one in its code."""
+    session.module(module)
+
+
 def build(session: Session, module: str, name: str, args: list, kwargs: dict, seed: int) -> int:
     return session.keep(session.build(module, name, args, kwargs, seed))
 

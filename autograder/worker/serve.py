@@ -30,6 +30,7 @@ def release(session: Session) -> None:
 HANDLERS: dict[str, Callable[..., Any]] = {
     "ping": ping,
     "release": release,
+    "import": module_requests.import_module,
     "build": module_requests.build,
     "forward": module_requests.forward,
     "backward": module_requests.backward,
