@@ -1,5 +1,5 @@
-"""The training profile a grading gets by default, the largest whose measured needs fit the container
-as fast as the machine runs now, and its torch threads."""
+"""The training profile and torch threads a grading gets: the course's standard (rubric.toml) on every machine
+that can run it, whatever its load; elsewhere the largest CPU profile that fits, said plainly."""
 from __future__ import annotations
 
 import subprocess
@@ -11,6 +11,7 @@ from autograder import conftest as grading
 
 from autograder.gradescope.run_autograder import ContainerTooSmall, check_container
 from autograder.judge.resources import Resources
+from autograder.rubric import course_standard
 from autograder.training_profiles import cpu_profile_names, fitting_profile, profile_needs
 
 GiB = 2**30
@@ -38,22 +39,15 @@ def test_profiles_go_from_largest_to_smallest() -> None:
                for a, b in zip(needs, needs[1:])), needs
 
 
-def test_a_container_too_small_for_any_profile_names_the_setting_to_raise() -> None:
-    smallest = profile_needs(cpu_profile_names()[-1])
+def test_a_container_too_small_for_the_courses_profile_names_the_setting_to_raise() -> None:
+    course = profile_needs(course_standard().profile)
     with pytest.raises(ContainerTooSmall, match="raise the memory to at least") as raised:
-        check_container(Resources(cpus=2, memory_bytes=smallest.memory_bytes - 2**20), 3600)
+        check_container(Resources(cpus=2, memory_bytes=course.memory_bytes - 2**20), 3600)
     assert "timeout" not in str(raised.value), "the time was enough: only the memory should be named"
+    assert f"The course's training profile ({course_standard().profile})" in str(raised.value)
     with pytest.raises(ContainerTooSmall, match="timeout to at least"):
-        check_container(Resources(cpus=0.5, memory_bytes=None), smallest.seconds(0.5) - 1)
-
-
-def test_a_slower_machine_gets_a_smaller_profile() -> None:
-    """A speed factor of 3 (a loaded or slow machine) stretches the cpu profile's grading past 600 s."""
-    cpu, smoke = profile_needs("cpu"), profile_needs("smoke")
-    limit = 600
-    assert cpu.seconds(2) <= limit < cpu.seconds(2, speed=3.0) and smoke.seconds(2, speed=3.0) <= limit
-    assert fitting_profile(2, 3 * GiB, limit) == "cpu"
-    assert fitting_profile(2, 3 * GiB, limit, speed=3.0) == "smoke"
+        check_container(Resources(cpus=0.5, memory_bytes=None), course.seconds(0.5) - 1)
+    check_container(Resources(cpus=1, memory_bytes=course.memory_bytes), course.seconds(1))
 
 
 def test_a_quota_under_one_cpu_is_not_counted_twice() -> None:
@@ -73,25 +67,39 @@ class Config:
         return self.options.get(name)
 
 
-@pytest.mark.parametrize(("speedup", "expected"), [(1.4, 2), (0.4, 1)])
-def test_threads_that_stall_each_other_are_cut_to_one(monkeypatch: pytest.MonkeyPatch, speedup: float,
-                                                      expected: int) -> None:
-    """Beside a busy process, 2 torch threads ran a third as fast as one: the grading trains on one then."""
-    monkeypatch.setattr(grading, "available", lambda: Resources(cpus=2, memory_bytes=None))
-    monkeypatch.setattr(grading, "parallel_speedup", lambda count: speedup)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    config = Config(budget="cpu")
-    assert grading.threads(config, 2) == expected
-    line = grading.threads_line(config)
-    assert line.startswith(f"torch threads: {expected} for training"), line
-    if expected == 1:
-        assert "not 2: 2 ran at 0.40x the speed of one" in line, line
+@pytest.mark.parametrize("speed", [1.0, 1.6, 4.0])
+def test_the_course_standard_holds_whatever_the_load(monkeypatch: pytest.MonkeyPatch, speed: float) -> None:
+    """A busy machine (a speed factor of up to 4) gets longer time limits, never another profile or thread count."""
+    monkeypatch.setattr(grading, "available", lambda: Resources(cpus=2, memory_bytes=3 * GiB))
+    monkeypatch.setattr(grading, "speed_factor", lambda reference: speed)
+    config = Config(time_limit=540, time_limit_scale=1.0)
+    standard = course_standard()
+    assert (grading.budget(config), grading.threads(config)) == (standard.profile, standard.threads)
+    assert grading.budget_line(config, grading.resources(config)).startswith(
+        f"budget: the {standard.profile} profile, the course's standard")
+    assert grading.time_limit_factor(config) == speed
 
 
-def test_one_thread_asked_for_is_not_measured(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(grading, "available", lambda: Resources(cpus=2, memory_bytes=None))
-    monkeypatch.setattr(grading, "parallel_speedup", lambda count: pytest.fail("measured for one thread"))
-    assert grading.threads(Config(threads=1), 2) == 1
+def test_a_laptop_that_cannot_run_the_courses_profile_says_which_standard_gradescope_applies(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    course, smaller = course_standard().profile, cpu_profile_names()[-1]
+    assert course != smaller, "the course's profile is already the smallest"
+    memory = profile_needs(smaller).memory_bytes
+    monkeypatch.setattr(grading, "available", lambda: Resources(cpus=4, memory_bytes=memory))
+    config = Config()
+    assert grading.budget(config) == smaller
+    line = grading.budget_line(config, grading.resources(config))
+    assert f"NOT the course's standard: this machine cannot run the {course} profile" in line, line
+    assert f"Gradescope grades under the {course} profile" in line, line
+
+
+def test_threads_are_the_courses_on_any_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(grading, "available", lambda: Resources(cpus=0.5, memory_bytes=None))
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert grading.threads(Config()) == course_standard().threads
+    assert grading.threads_line(Config()) == f"torch threads: {course_standard().threads}, the course's standard"
+    assert grading.threads(Config(threads=3)) == 3
+    assert "(--threads); the course's standard is" in grading.threads_line(Config(threads=3))
 
 
 def test_run_autograder_stays_torch_free() -> None:

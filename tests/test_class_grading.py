@@ -125,6 +125,14 @@ def test_every_upload_gets_results_and_a_row(batch: Batch) -> None:
         check_columns = {k: float(v) for k, v in rows[student].items() if re.match(r"\d+\.\d+ ", k)}
         assert len(check_columns) == len(load_rubric())
         assert sum(check_columns.values()) == pytest.approx(document["score"])
+    graded = {s: row for s, row in rows.items() if row["status"] != "autograder error"}
+    assert set(graded) >= {"solution", "skeleton"} and all(row["standard"] == "smoke profile, 1 thread"
+                                                           for row in graded.values()), rows["solution"]
+    assert rows["solution"]["thresholds"].startswith("resnet18_cifar10=0.")
+    # --budget smoke departs from the course's standard: every such grading is flagged for a regrade
+    assert all(row["status"].startswith("regrade: graded under the smoke profile, 1 thread, not the course's")
+               for row in graded.values()), {s: row["status"] for s, row in graded.items()}
+    assert f"{len(graded)} not graded in full under the course's standard, to regrade" in batch.output
 
 
 def test_the_rows_name_who_submitted_each_upload_when_the_export_says(batch: Batch, tmp_path: Path) -> None:

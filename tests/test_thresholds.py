@@ -1,6 +1,7 @@
 """Every shipped threshold is its profile's rule applied to the accuracies stored beside it:
-none is set by hand (calibrate.py's docstring states the rules). Each records the images and
-settings it was calibrated on, and a grading on others refuses it."""
+none is set by hand (calibrate.py's docstring states the rules and their model). Each records the
+images, settings and training code it was calibrated on: a grading on other images or settings
+refuses it, and `calibrate --verify` (setup.sh, CI) fails on any change to the training code."""
 from __future__ import annotations
 
 import json
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.instructor.calibrate import RULES, threshold
-from autograder.training_profiles import (THRESHOLDS_FILE, calibration_problem, cpu_profile_names, load_profile,
-                                          load_thresholds, profile_names, threshold_rule)
+from autograder import training_profiles
+from autograder.instructor.calibrate import FALSE_FAIL, RULES, p_below, threshold, verify
+from autograder.training_profiles import (THRESHOLDS_FILE, TRAINING_CODE, calibration_problem, cpu_profile_names,
+                                          load_profile, load_thresholds, profile_names, profile_needs, threshold_rule)
 from data_scripts.prepare import main as prepare
 from data_scripts.subsets import load_manifest
 
@@ -26,11 +28,21 @@ def test_every_cpu_profile_ships_calibrated() -> None:
     assert set(cpu_profile_names()) <= set(CALIBRATED)
 
 
-def test_the_rules_on_known_accuracies() -> None:
-    accuracies = [0.30, 0.28, 0.26]  # mean 0.28, std 0.02
-    assert threshold(accuracies, "spread") == pytest.approx(0.22)  # mean - 3 std beats lowest - 0.02
-    assert threshold([0.5, 0.5], "spread") == pytest.approx(0.48)  # no spread: lowest - 0.02
-    assert threshold(accuracies, "learning") == pytest.approx(0.18)  # halfway from 0.1 to 0.26
+SPREAD = [0.46, 0.44, 0.45, 0.47, 0.43, 0.455, 0.445, 0.465, 0.435, 0.45, 0.46, 0.44, 0.452, 0.448, 0.441, 0.459,
+          0.47, 0.43, 0.451, 0.449]  # 20 samples around 45%, std 1.2 points
+
+
+def test_the_spread_rule_is_a_prediction_bound_at_one_in_ten_thousand() -> None:
+    limit = threshold(SPREAD, "spread")
+    assert p_below(SPREAD, limit) <= FALSE_FAIL < p_below(SPREAD, limit + 0.005), "not the highest such threshold"
+    assert limit <= min(SPREAD) - 0.02 and round(limit / 0.005, 6).is_integer()
+    assert threshold([0.5] * 20, "spread") == pytest.approx(0.48)  # no spread: lowest - 0.02
+    assert threshold(SPREAD[:3], "spread") < threshold(SPREAD, "spread"), "three samples claim as much as twenty"
+
+
+def test_the_learning_rule_is_never_above_halfway_from_chance() -> None:
+    assert threshold(SPREAD, "learning") == pytest.approx(0.265)  # halfway from 0.1 to 0.43, below the spread bound
+    assert threshold(SPREAD, "learning") <= threshold(SPREAD, "spread")
 
 
 @pytest.mark.parametrize("budget", CALIBRATED)
@@ -75,3 +87,27 @@ def test_a_grading_on_other_prepared_images_is_an_autograder_error(raw_dir: Path
     assert test["score"] == 0
     assert test["output"].startswith("autograder error") and "run `python -m data_scripts.prepare`" in test["output"], (
         test["output"])
+
+
+def test_the_course_profile_keeps_time_for_every_check_within_its_needs() -> None:
+    """What a grading keeps for the checks to come (rubric.toml's unit_check_seconds, the calibrated training
+    seconds) adds up to no more than the profile's measured needs: time shares never refuse the solution."""
+    from autograder.conftest import expected_seconds
+
+    for budget in cpu_profile_names():
+        assert sum(expected_seconds(budget).values()) <= profile_needs(budget).seconds_one_cpu, budget
+
+
+@pytest.mark.parametrize("edited", ["solutions/resnet.py", "autograder/worker/training_run.py"])
+def test_verify_fails_on_training_code_changed_since_calibration(edited: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    for name in [f"solutions/{p.name}" for p in (REPO / "solutions").glob("*.py")] + list(TRAINING_CODE):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes((REPO / name).read_bytes())
+    monkeypatch.setattr(training_profiles, "REPO", tmp_path)
+    assert verify() == 0, capsys.readouterr().out
+    (tmp_path / edited).write_text((tmp_path / edited).read_text() + "\n# a change\n")
+    assert verify() == 1
+    out = capsys.readouterr().out
+    assert f"calibrated on other training code ({edited} changed)" in out, out

@@ -119,9 +119,10 @@ def report_html(graded: ClassResults, title: str, reference: dict | None, names:
     errors = {s: graded.error(d) for s, d in graded.results.items()}
     named_columns = ["name", "email"] if names and graded.submitters else []
     known = ["submitted"] if graded.submitters else []
-    sections += ["<h2>Students</h2>", table(["student", *named_columns, *known, "score", "status"], [
+    sections += ["<h2>Students</h2>", table(["student", *named_columns, *known, "score", "status", "standard"], [
         [student, *(graded.submitters.get(student, {}).get(k, "") for k in [*named_columns, *known]),
-         f"{score:g}", errors[student] or "graded"] for student, score in sorted(scores.items())],
+         f"{score:g}", errors[student] or graded.status(graded.results[student]),
+         graded.standard(graded.results[student])] for student, score in sorted(scores.items())],
         numeric={1 + len(named_columns) + len(known)})]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(sections)}</body></html>")

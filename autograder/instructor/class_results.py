@@ -18,7 +18,7 @@ from typing import Iterable
 
 import yaml
 
-from ..rubric import Check, load_rubric, number_order
+from ..rubric import Check, course_standard, load_rubric, number_order
 
 ERROR_TEST = "autograder error"  # the test run_autograder puts first when it could not grade
 METADATA_FILE = "submission_metadata.yml"  # in a Gradescope export, beside its submission_<id> folders
@@ -104,6 +104,34 @@ class ClassResults:
         tests = document.get("tests", [])
         return tests[0]["output"] if tests and tests[0]["name"] == ERROR_TEST else None
 
+    @staticmethod
+    def standard(document: dict) -> str:
+        """The standard the grading applied ("cpu profile, 1 thread"), from results.json's extra_data."""
+        applied = document.get("extra_data", {}).get("standard")
+        if not applied:
+            return "none recorded"
+        return f"{applied['profile']} profile, {applied['threads']} thread{'s' * (applied['threads'] > 1)}"
+
+    @staticmethod
+    def thresholds(document: dict) -> str:
+        """The training thresholds the grading applied, check by check."""
+        applied = document.get("extra_data", {}).get("standard", {}).get("thresholds", {})
+        return " ".join(f"{name.removeprefix('test_train_')}={value:g}" for name, value in applied.items())
+
+    @classmethod
+    def status(cls, document: dict) -> str:
+        """"graded"; "autograder error"; or "regrade: ..." when the grading did not apply the course's standard
+        in full (the machine ran too slow for some checks, or another profile or thread count was used)."""
+        if cls.error(document):
+            return "autograder error"
+        not_graded = document.get("extra_data", {}).get("not_graded")
+        if not_graded:
+            return f"regrade: the machine was too slow for checks {', '.join(not_graded)}"
+        course, applied = course_standard(), document.get("extra_data", {}).get("standard", {})
+        if (applied.get("profile"), applied.get("threads")) != (course.profile, course.threads):
+            return f"regrade: graded under the {cls.standard(document)}, not the course's {course.describe()}"
+        return "graded"
+
     def leaderboard(self) -> dict[str, list[tuple[str, float]]]:
         """Leaderboard column -> (student, value), best first (`order` "desc": highest first)."""
         columns: dict[str, list[tuple[str, float]]] = {}
@@ -137,13 +165,13 @@ class ClassResults:
         named = SUBMITTER_COLUMNS if self.submitters else ()
         with open(path, "w", newline="") as file:
             writer = csv.writer(file)
-            writer.writerow(["student", *named, "score", "max_score", "status", *(f"{c.number} {c.id}" for c in checks)])
+            writer.writerow(["student", *named, "score", "max_score", "status", "standard", "thresholds",
+                             *(f"{c.number} {c.id}" for c in checks)])
             for student, document in self.results.items():
                 points = {t.get("number"): t["score"] for t in document["tests"]}
-                error = self.error(document)
                 writer.writerow([student, *(self.submitters.get(student, {}).get(k, "") for k in named),
-                                 document["score"], self.max_score, "autograder error" if error else "graded",
-                                 *(points.get(c.number, 0.0) for c in checks)])
+                                 document["score"], self.max_score, self.status(document), self.standard(document),
+                                 self.thresholds(document), *(points.get(c.number, 0.0) for c in checks)])
 
     def failures_markdown(self, most_common: int = 3) -> str:
         """Per check that anyone lost: how many lost it, and the most common messages."""
@@ -159,4 +187,13 @@ class ClassResults:
         errors = {s: e for s, e in ((s, self.error(d)) for s, d in self.results.items()) if e}
         if errors:
             lines += ["", "## Not graded", ""] + [f"- {student}: {error}" for student, error in errors.items()]
+        regrades = self.to_regrade()
+        if regrades:
+            lines += ["", "## To regrade", "", "Delete their results/<student>.json and run grade_class again.", ""]
+            lines += [f"- {student}: {status.removeprefix('regrade: ')}" for student, status in regrades.items()]
         return "\n".join(lines) + "\n"
+
+    def to_regrade(self) -> dict[str, str]:
+        """Student -> why their grading did not apply the course's standard in full."""
+        return {s: status for s, status in ((s, self.status(d)) for s, d in self.results.items())
+                if status.startswith("regrade")}

@@ -294,6 +294,10 @@ def main(argv: list[str] | None = None) -> None:
     if scores:
         print(f"{len(scores)} graded: median {scores[len(scores) // 2]:g}, lowest {scores[0]:g}, "
               f"highest {scores[-1]:g} of {graded.max_score:g}")
+    regrades = graded.to_regrade()
+    if regrades:
+        print(f"{len(regrades)} not graded in full under the course's standard, to regrade (failures.md lists "
+              f"why): {', '.join(regrades)}")
     print(f"wrote {args.out / 'scores.csv'} and {args.out / 'failures.md'}")
 
 
