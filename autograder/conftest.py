@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -24,12 +23,13 @@ import torch
 
 from data_scripts.subsets import prepared_sha256
 
+from .judge.feedback import explained, feedback
 from .judge.resources import Resources, available
 from .judge.results import Outcome, in_rubric_order, leaderboard_entry, results_document, write_atomically
+from .judge.score_table import score_table, unchecked_points_line
 from .judge.speed import speed_factor
 from .judge.time_shares import TimeShares
-from .judge.worker_client import (InProcessWorker, StudentError, StudentTimeout, Submission, SubprocessWorker, Worker,
-                                  WorkerCrashed)
+from .judge.worker_client import InProcessWorker, StudentTimeout, Submission, SubprocessWorker, Worker, WorkerCrashed
 from .rubric import course_standard, leaderboard, load_rubric, reference_seconds, unit_check_seconds
 from .training import shortfall_feedback, train_and_measure
 from .training_profiles import (TrainingCheck, calibration_problem, cpu_profile_names, grading_profile, load_profile,
@@ -308,35 +308,6 @@ def killed_note(config: pytest.Config, excinfo: pytest.ExceptionInfo | None) -> 
             "code allocates or keeps.")
 
 
-def leaves(error: BaseException) -> list[BaseException]:
-    """The errors inside an exception group, nested groups flattened; [error] for any other error."""
-    inner = getattr(error, "exceptions", None)  # BaseExceptionGroup (a backport's on Python 3.10)
-    return [leaf for e in inner for leaf in leaves(e)] if isinstance(inner, tuple) else [error]
-
-
-def explained(error: BaseException) -> BaseException:
-    """The error a student's feedback is about. When a property check's failure does not repeat on replay (the
-    student's code timed out once on a loaded machine), hypothesis reports a group around the real failures."""
-    found = leaves(error)
-    return next((e for e in found if isinstance(e, StudentError)),
-                next((e for e in found if isinstance(e, AssertionError)), error))
-
-
-def feedback(function: Callable, excinfo: pytest.ExceptionInfo) -> str:
-    """What a student reads for a failed check: the broken rule, and their own traceback if they raised."""
-    error = explained(excinfo.value)
-    if isinstance(error, StudentError):
-        expected = (function.__doc__ or "").strip().splitlines()[0] if function.__doc__ else ""
-        parts = [f"Expected: {expected}" if expected else "", error.summary, error.trace]
-        return "\n".join(p for p in parts if p).rstrip()
-    if isinstance(error, pytest.fail.Exception):
-        return str(error)
-    if isinstance(error, AssertionError):
-        # Keep the check's own message; drop pytest's rewritten-expression explanation.
-        return str(error).split("\nassert ")[0].strip() or "assertion failed"
-    return f"autograder error: {type(error).__name__}: {error}"
-
-
 def cut_short(item: pytest.Item, excinfo: pytest.ExceptionInfo | None) -> str | None:
     """For a check whose student code timed out: with its full limit, the first such check is the grading's hang;
     cut short by the grading's time left, it is not the student's failure, and this says whose it is."""
@@ -395,43 +366,21 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
             item.config.stash[DESELECTED].add(item.function.__name__)
 
 
-def unchecked_points_line(outcomes: list[Outcome], deselected: set[str]) -> str:
-    """Where the points that are not in the table went: deselected here, or checked on Gradescope only
-    (the checks that need the reference solution, and the hidden ones, are not in a student's copy)."""
-    rubric = load_rubric()
-    checked = {o.number for o in outcomes}
-    elsewhere = [c for c in rubric.values() if c.number not in checked and c.id not in deselected]
-    total, here = sum(c.points for c in rubric.values()), sum(o.max_points for o in outcomes)
-    line = f"{here:g} of {total:g} points checked here"
-    if deselected:
-        line += f"; {sum(rubric[name].points for name in deselected):g} deselected (-m, -k, --part)"
-    if elsewhere:
-        hidden = sum(c.points for c in elsewhere if c.visibility != "visible")
-        line += f"; {sum(c.points for c in elsewhere):g} more are checked on Gradescope only" + (
-            f" ({hidden:g} of them shown after the due date)" if hidden else "")
-    return line
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     if SANDBOXED in config.stash:
         terminalreporter.write_line(f"sandbox: {config.stash[SANDBOXED]}")
     outcomes = list(config.stash[OUTCOMES].values())
     if not outcomes:
         return
-    parts: dict[str, list[Outcome]] = {}
-    for outcome in in_rubric_order(outcomes):
-        parts.setdefault(outcome.part, []).append(outcome)
-    width = max(len(p) for p in parts) + 2
-    write = terminalreporter.write_line
     terminalreporter.section("CNN lab score")
-    write(f"{'part':<{width}}{'checks passed':>15}{'points':>16}")
-    for part, items in parts.items():
-        got, best = sum(o.points for o in items), sum(o.max_points for o in items)
-        passed = sum(o.passed for o in items)
-        write(f"{part:<{width}}{f'{passed} / {len(items)}':>15}{f'{got:g} / {best:g}':>16}")
-    total, best = sum(o.points for o in outcomes), sum(o.max_points for o in outcomes)
-    write(f"{'total':<{width}}{'':>15}{f'{total:g} / {best:g}':>16}", bold=True)
-    write(unchecked_points_line(outcomes, config.stash[DESELECTED]))
+    for line in score_table(outcomes):
+        terminalreporter.write_line(line, bold=line.startswith("total"))
+    terminalreporter.write_line(unchecked_points_line(outcomes, config.stash[DESELECTED]))
+    applied = standard_applied(config)
+    terminalreporter.write_line(
+        f"standard: the {applied['profile']} profile, {applied['threads']} torch thread(s)"
+        + (", the course's" if applied["course"] else f"; the course's is {course_standard().describe()}"),
+        bold=True, yellow=not applied["course"])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -5,6 +5,10 @@ temporary folders are closed to other users): source/ holds autograder.zip unpac
 Gradescope leaves it, plus a copy of the prepared data standing in for setup.sh's last step. Each grading replaces
 submission/, results/ and grading/, then runs `autograder/gradescope/run_autograder`.
 
+The course this stand-in serves names the smoke profile as its standard (its rubric.toml says
+`profile = "smoke"`, as an instructor would write it), so each grading trains for a minute, not
+five; every grading is asserted to have applied that standard, and nothing else.
+
 Run as root, as Gradescope does, the submission code runs as user id SANDBOX_UID, with an
 interpreter that user can run (`autograder.judge.sandbox.sandbox_python`).
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,12 +32,13 @@ from autograder.instructor.distribute import gradescope_entries, unpack, write_z
 from autograder.judge.sandbox import sandbox_python
 from data_scripts.subsets import dataset_root
 
-from .grading import GRADING_HANG_BOUND, cpu_share, failed_checks
+from .grading import GRADING_HANG_BOUND, failed_checks
 
 REPO = Path(__file__).resolve().parent.parent
 # Each pytest-xdist worker (gw0, gw1, ...) has a sandbox user of its own: a sweep of one never
 # kills another's processes, and their process limits are counted apart.
 SANDBOX_UID = 64000 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+COURSE_PROFILE = "smoke"
 
 
 @dataclass
@@ -69,6 +75,8 @@ class SimulatedGradescope:
         source = self.root / "source"
         write_zip(gradescope_entries(), self.root / "autograder.zip")
         unpack(self.root / "autograder.zip", source)
+        rubric = source / "autograder" / "rubric.toml"
+        rubric.write_text(re.sub(r'^profile = ".*"$', f'profile = "{COURSE_PROFILE}"', rubric.read_text(), flags=re.M))
         shutil.copytree(dataset_root(), source / "data_scripts" / "prepared")
         self.as_root = os.getuid() == 0
         self.python = sys.executable
@@ -78,10 +86,9 @@ class SimulatedGradescope:
             if python is not None:
                 self.python, self.uid = python, SANDBOX_UID
 
-    def grade(self, upload: dict[str, str | bytes] | Path, *options: str, budget: str | None = "smoke",
-              inside: Container | None = None) -> Graded:
-        """Put `upload` (file name -> content, or a folder to copy) in submission/ and run run_autograder
-        with `budget` (None: its own choice), `inside` a container of limited CPUs and memory if given."""
+    def grade(self, upload: dict[str, str | bytes] | Path, *options: str, inside: Container | None = None) -> Graded:
+        """Put `upload` (file name -> content, or a folder to copy) in submission/ and run run_autograder,
+        `inside` a container of limited CPUs and memory if given; assert it graded under the course's standard."""
         for name in ("submission", "results", "grading"):
             shutil.rmtree(self.root / name, ignore_errors=True)
         submission = self.root / "submission"
@@ -96,9 +103,7 @@ class SimulatedGradescope:
                     file.write(content)
         (self.root / "results").mkdir()
         command = ["bash", str(self.root / "source" / "autograder" / "gradescope" / "run_autograder"),
-                   "--threads", str(cpu_share()), "--sandbox-python", self.python, *options]
-        if budget is not None:
-            command += ["--budget", budget]
+                   "--sandbox-python", self.python, *options]
         if self.uid is not None:
             command += ["--user", str(self.uid)]
         env = os.environ | {"CNNLAB_AUTOGRADER_ROOT": str(self.root), "CNNLAB_PYTHON": sys.executable}
@@ -109,7 +114,11 @@ class SimulatedGradescope:
         seconds = time.monotonic() - started
         assert finished.returncode == 0, f"run_autograder exited {finished.returncode}:\n{finished.stderr[-3000:]}"
         results = json.loads((self.root / "results" / "results.json").read_text())
-        return Graded(results, finished.stdout + finished.stderr, seconds)
+        graded = Graded(results, finished.stdout + finished.stderr, seconds)
+        if "extra_data" in results:  # the judge graded (not refused, nor killed): under the course's standard
+            assert results["extra_data"]["standard"]["course"], results["extra_data"]
+            assert f"budget: the {COURSE_PROFILE} profile, the course's standard" in graded.stdout, graded.stdout[-3000:]
+        return graded
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

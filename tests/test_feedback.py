@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.conftest import feedback
+from autograder.judge.feedback import feedback
 from autograder.judge.worker_client import StudentTimeout
 
 

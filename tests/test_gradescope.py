@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -33,11 +35,24 @@ def failed_parts(graded: Graded) -> set[str]:
     return {rubric[check].part for check in graded.failed}
 
 
-def test_the_solution_uploaded_as_files_scores_full_marks(gradescope: SimulatedGradescope) -> None:
-    graded = gradescope.grade(solution_files())
-    assert_complete_and_valid(graded)
-    assert graded.results["score"] == 100, [t for t in graded.results["tests"] if t["status"] == "failed"]
-    assert "Graded your resnet.py (from resnet.py)" in graded.results["output"]
+def test_the_same_upload_gets_the_same_results_beside_a_busy_loop(gradescope: SimulatedGradescope) -> None:
+    """The standard and the arithmetic do not follow the machine's load: graded again beside a process that
+    keeps one core busy, the solution gets identical scores and identical training accuracies."""
+    idle = gradescope.grade(solution_files())
+    assert_complete_and_valid(idle)
+    assert idle.results["score"] == 100, [t for t in idle.results["tests"] if t["status"] == "failed"]
+    assert "Graded your resnet.py (from resnet.py)" in idle.results["output"]
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        loaded = gradescope.grade(solution_files())
+    finally:
+        busy.kill()
+        busy.wait()
+    assert idle.results["score"] == loaded.results["score"] == 100
+    assert [(t["number"], t["score"]) for t in idle.results["tests"]] == [
+        (t["number"], t["score"]) for t in loaded.results["tests"]]
+    assert idle.results["leaderboard"] == loaded.results["leaderboard"], "the training accuracies moved with the load"
+    assert idle.results["extra_data"]["standard"] == loaded.results["extra_data"]["standard"]
 
 
 def test_the_skeleton_scores_zero_with_every_check_listed(gradescope: SimulatedGradescope) -> None:
@@ -83,7 +98,7 @@ def test_a_container_too_small_to_grade_says_so_instead_of_failing_everyone(grad
     would score 0. Without --budget the grader sees that first and writes a visible autograder error."""
     container = Container(f"cnnlab-test-{gradescope.root.name}", cpus=0.5, memory_bytes=768 * 2**20)
     try:
-        graded = gradescope.grade(solution_files(), budget=None, inside=container)
+        graded = gradescope.grade(solution_files(), inside=container)
     finally:
         container.remove()
     assert_complete_and_valid(graded)
