@@ -17,9 +17,9 @@ nbgrader_api = pytest.importorskip("nbgrader.api")
 
 from autograder.gradescope.uploads import STUDENT_FILES  # noqa: E402
 from autograder.instructor.notebook import ASSIGNMENT, write_course  # noqa: E402
-from autograder.rubric import load_rubric  # noqa: E402
+from autograder.rubric import course_standard, load_rubric  # noqa: E402
 
-from .grading import GRADING_HANG_BOUND, cpu_share, grade  # noqa: E402
+from .grading import GRADING_HANG_BOUND, grade  # noqa: E402
 from .submissions.build import REPO, build_mutant, copy_solution  # noqa: E402
 from .submissions.mutants import MUTANTS  # noqa: E402
 
@@ -28,10 +28,9 @@ MUTANT = next(m for m in MUTANTS if m.name == "no_shortcut")
 
 
 def nbgrader(course: Path, *arguments: str) -> str:
-    # The kernel's grading trains with OMP_NUM_THREADS threads, as the direct grading it is compared with.
     finished = subprocess.run([NBGRADER, *arguments], cwd=course, capture_output=True, text=True,
                               timeout=GRADING_HANG_BOUND,
-                              env=os.environ | {"CNNLAB_BUDGET": "smoke", "OMP_NUM_THREADS": str(cpu_share()),
+                              env=os.environ | {"CNNLAB_BUDGET": "smoke",
                                                 "PATH": f"{Path(NBGRADER).parent}:{os.environ['PATH']}"})
     assert finished.returncode == 0, f"nbgrader {arguments[0]} failed:\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}"
     return finished.stdout + finished.stderr
@@ -88,7 +87,7 @@ def test_autograde_awards_what_pytest_autograder_awards(course: Path, tmp_path: 
     grades = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(open(course / "grades.csv"))}
     assert grades["solution"] == 100 and grades["skeleton"] == 0, grades
     mutant = build_mutant(MUTANT, tmp_path / "mutant")
-    direct = grade(mutant, tmp_path, "--budget", "smoke", threads=cpu_share())  # threads as in the kernel
+    direct = grade(mutant, tmp_path, "--budget", "smoke", threads=course_standard().threads)  # as in the kernel
     assert direct.results, direct.output[-3000:]
     assert grades["mutant"] == direct.score, f"nbgrader gave {grades['mutant']}, pytest autograder {direct.score}"
     with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:

@@ -19,7 +19,7 @@ from ..gradescope.uploads import prepare_graded_folder
 from ..rubric import load_rubric
 
 REPO = Path(__file__).resolve().parents[2]
-BUDGET_VARIABLE = "CNNLAB_BUDGET"  # the training profile, when the default (gpu with CUDA, else the largest that fits) is not wanted
+BUDGET_VARIABLE = "CNNLAB_BUDGET"  # the training profile, when the course's standard (rubric.toml) is not wanted
 
 
 @dataclass
