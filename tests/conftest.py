@@ -92,6 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # alphabetical order handed the two validity files out last, so one worker ran on alone for about two
 # minutes. Longest first keeps the workers' loads even.
 LONGEST_FIRST = ("test_adversarial.py", "test_validity_trained.py", "test_container.py", "test_class_grading.py",
+                 "test_hangs.py",
                  "test_validity_unit_mutants.py", "test_notebook_edition.py", "test_gradescope.py",
                  "test_worker_isolation.py", "test_student_install.py")
 

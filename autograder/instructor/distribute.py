@@ -56,9 +56,10 @@ def without_hidden_checks(source: str) -> str:
     return "".join(lines)
 
 
-# What a grading reads of a threshold: the threshold, what it was calibrated on, and the reference's
-# accuracies and seed-0 curve, shown beside a student's run that falls short.
-GRADING_READS = ("threshold", "accuracies", "curve", "data_sha256", "settings_sha256")
+# What a grading reads of a threshold: the threshold, what it was calibrated on, the reference's
+# accuracies and seed-0 curve (shown beside a student's run that falls short) and its seconds (the time
+# a grading keeps for the check).
+GRADING_READS = ("threshold", "accuracies", "curve", "seconds", "data_sha256", "settings_sha256")
 
 
 def public_thresholds() -> str:
