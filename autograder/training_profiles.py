@@ -53,16 +53,13 @@ class Needs:
     memory_bytes: int  # the container's memory limit it grades in without thrashing
     seconds_one_cpu: float  # the whole grading, unit checks included, on one CPU
 
-    def seconds(self, cpus: float, speed: float = 1.0) -> float:
-        """Expected wall time at `cpus` and this machine's speed factor now (`speed.py`; 1: as idle as
-        the machine the needs were measured on). More CPUs than one are not counted on. The speed
-        workload runs on one thread, so under a quota of less than one CPU it is slowed by the quota
-        too: the slowdown is the larger of the two, never their product."""
-        return self.seconds_one_cpu * max(speed, 1.0 / min(cpus, 1.0))
+    def seconds(self, cpus: float) -> float:
+        """Expected wall time on an idle machine like the one the needs were measured on, at `cpus`: more CPUs
+        than one are not counted on (the standard trains on one thread), a quota below one stretches it."""
+        return self.seconds_one_cpu / min(cpus, 1.0)
 
-    def describe(self, cpus: float, speed: float = 1.0) -> str:
-        at = f"{cpus:g} CPUs" + (f" and speed factor {speed:.2f}" if speed != 1.0 else "")
-        return f"{self.memory_bytes / 2**30:.2f} GiB memory and about {self.seconds(cpus, speed):.0f} s at {at}"
+    def describe(self, cpus: float) -> str:
+        return f"{self.memory_bytes / 2**30:.2f} GiB memory and about {self.seconds(cpus):.0f} s at {cpus:g} CPUs"
 
 
 def profile_names() -> list[str]:
