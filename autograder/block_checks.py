@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from .judge.worker_client import RemoteModule, StudentError, StudentTimeout, Submission, WorkerCrashed
-from .probes import close, reference_bn_state, reference_weights, student_bn_state, transplant
+from .probes import close, reference_bn_state, reference_weights, student_bn_state, transplant, weight_pairs
 from .spec_blocks import BlockSpec
 
 # The rule the parameter-count and structure checks apply to every convolution they count.
@@ -132,10 +132,14 @@ def assert_computes_spec_cases(student: Submission, module: str, name: str, case
 
 def assert_computes_spec(student: RemoteModule, spec: BlockSpec, x: torch.Tensor, seed: int = 0) -> None:
     """With weights the check chooses and every BN's statistics wide (what follows a BN sees values
-    beyond 6 and far below 0), the block's output is the spec's computation in eval and train mode.
-    A failure quotes the spec, and names the student's departure when it is one the lab's students make."""
+    beyond 6 and far below 0), the block's output is the spec's computation in eval and train mode,
+    and so are its gradients (`assert_backpropagates_spec`). A failure quotes the spec, and names the
+    student's departure when it is one the lab's students make."""
     weights = spec.weights(seed)
-    student.load(transplant(student, weights, x) | student_bn_state(student, "wide"))
+    pairs = weight_pairs(student, weights, x)
+    shapes = {p["name"]: p["shape"] for p in student.parameters()}
+    student.load({name: weights[index].reshape(shapes[name]).clone() for name, index in pairs.items()}
+                 | student_bn_state(student, "wide"))
     for train in (False, True):
         actual = student.forward(x, train=train)
         expected = spec.compute(weights, x, train)
@@ -146,6 +150,38 @@ def assert_computes_spec(student: RemoteModule, spec: BlockSpec, x: torch.Tensor
             f"{student.description} in {'train' if train else 'eval'} mode, given weights set by this check, "
             f"{difference(actual, expected)}. The spec: {spec.statement}."
             + (f" Its output is the spec's computation with {departure}." if departure else ""))
+    assert_backpropagates_spec(student, spec, weights, x, pairs)
+
+
+def assert_backpropagates_spec(student: RemoteModule, spec: BlockSpec, weights: list[torch.Tensor], x: torch.Tensor,
+                               pairs: dict[str, int], seed: int = 1) -> None:
+    """In train mode, a fixed upstream gradient back-propagated through the block gives the spec's gradients for
+    the input and for every convolution and linear weight: no path of the spec is cut from autograd."""
+    torch.manual_seed(seed)
+    upstream = torch.randn_like(spec.compute(weights, x, True))
+    expected_input, expected_weights = spec.gradients(weights, x, upstream)
+    result = student.backward(x, upstream, train=True)
+    actual_input = result["input_grad"] if result["input_grad"] is not None else torch.zeros_like(x)
+    actual_weights = {name: torch.zeros(expected_weights[index].shape) if result["param_grads"].get(name) is None
+                      else result["param_grads"][name].reshape(expected_weights[index].shape)
+                      for name, index in pairs.items()}
+    differing = [("the input", actual_input, expected_input)] if not close(actual_input, expected_input) else []
+    differing += [(f"{name} (the spec's {tuple(expected_weights[index].shape)} weight)", actual_weights[name],
+                   expected_weights[index]) for name, index in pairs.items()
+                  if not close(actual_weights[name], expected_weights[index])]
+    if not differing:
+        return
+    what, actual, expected = differing[0]
+    cut = spec.cut(weights, x, upstream, lambda input_grad, weight_grads: close(actual_input, input_grad) and all(
+        close(actual_weights[name], weight_grads[index]) for name, index in pairs.items()))
+    none = " (none reaches it)" if not actual.abs().max() else ""
+    raise AssertionError(
+        f"{student.description}, given weights set by this check, computes the spec's output but back-propagates "
+        f"differently: the gradient with respect to {what}{none} differs from the spec's by up to "
+        f"{(actual - expected).abs().max().item():.3g}"
+        + (f". It is the spec's gradient with {cut}" if cut else "")
+        + ". A .detach(), .data, torch.no_grad() or a tensor rebuilt from numbers cuts a path of the spec from "
+          "autograd, and training then never updates what lies behind it.")
 
 
 def assert_matches_reference(

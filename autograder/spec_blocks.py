@@ -5,6 +5,8 @@ and every BN with wide statistics (`probes.bn_values(..., "wide")`), then compar
 output with `BlockSpec.compute`. Each activation of the spec, and each other choice students
 get wrong (the pooling, the squeeze, where SE sits), is a keyword of `compute`, so when the
 outputs differ `BlockSpec.departure` can tell the student what their block computes instead.
+The same check then back-propagates a fixed gradient through both (`BlockSpec.gradients`); a
+path cut from autograd leaves the output as it was, and `BlockSpec.cut` names the usual ones.
 """
 from __future__ import annotations
 
@@ -24,6 +26,19 @@ Weights = list[torch.Tensor]
 
 def identity(x: torch.Tensor) -> torch.Tensor:
     return x
+
+
+def detached(x: torch.Tensor) -> torch.Tensor:
+    """A path cut from autograd: what `.detach()`, `.data` or a tensor rebuilt from numbers do."""
+    return x.detach()
+
+
+def relu_detached(x: torch.Tensor) -> torch.Tensor:
+    return F.relu(x).detach()
+
+
+def sigmoid_detached(x: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(x).detach()
 
 
 # What students write where the spec has an activation (or has none), by the name a hint uses.
@@ -52,6 +67,7 @@ class BlockSpec:
     compute: Callable[..., torch.Tensor]
     places: dict[str, Place]
     departures: dict[str, dict] = field(default_factory=dict)
+    cuts: dict[str, dict] = field(default_factory=dict)  # paths cut from autograd: the output stays the spec's
 
     def weights(self, seed: int) -> Weights:
         """Random weights of the spec's shapes: He-scaled kernels and matrices, biases of scale 0.5."""
@@ -70,6 +86,22 @@ class BlockSpec:
             if fn is not F.relu and len(relu_places) > 1:
                 yield f"{name} everywhere the spec has ReLU", dict.fromkeys(relu_places, fn)
         yield from self.departures.items()
+
+    def gradients(self, weights: Weights, x: torch.Tensor, upstream: torch.Tensor,
+                  **choices: Callable) -> tuple[torch.Tensor, Weights]:
+        """The gradients of sum(output * upstream) in train mode for the input and each weight (zeros where
+        none reaches)."""
+        leaves = [w.detach().clone().requires_grad_() for w in weights]
+        x = x.detach().clone().requires_grad_()
+        self.compute(leaves, x, True, **choices).backward(upstream)
+        return (x.grad if x.grad is not None else torch.zeros_like(x),
+                [w.grad if w.grad is not None else torch.zeros_like(w) for w in leaves])
+
+    def cut(self, weights: Weights, x: torch.Tensor, upstream: torch.Tensor,
+            matches: Callable[[torch.Tensor, Weights], bool]) -> str | None:
+        """The named cut path whose gradients `matches` accepts, if any."""
+        return next((description for description, choices in self.cuts.items()
+                     if matches(*self.gradients(weights, x, upstream, **choices))), None)
 
     def departure(self, weights: Weights, x: torch.Tensor, train: bool, actual: torch.Tensor) -> str | None:
         """The named departure whose output `actual` equals, if any."""
@@ -103,6 +135,8 @@ def residual(weights: Weights, x: torch.Tensor, train: bool, *, stride: int, se:
     return relu_out(out)
 
 
+RESIDUAL_CUTS = {"the shortcut cut from autograd (detached)": {"shortcut_out": detached},
+                 "the main path cut from autograd (detached)": {"main_out": detached}}
 RESIDUAL_PLACES = {
     "relu1": Place("after the first BN"),
     "main_out": Place("at the end of the main path, before the addition", identity),
@@ -118,7 +152,7 @@ def basic_block(in_channels: int, out_channels: int, stride: int) -> BlockSpec:
         "-> BN when projecting; output ReLU(main + shortcut)",
         [(out_channels, in_channels, 3, 3), (out_channels, out_channels, 3, 3)]
         + [(out_channels, in_channels, 1, 1)] * projecting,
-        partial(residual, stride=stride), RESIDUAL_PLACES)
+        partial(residual, stride=stride), RESIDUAL_PLACES, cuts=RESIDUAL_CUTS)
 
 
 def squeeze_excite(weights: Weights, x: torch.Tensor, train: bool = False, *,
@@ -130,6 +164,12 @@ def squeeze_excite(weights: Weights, x: torch.Tensor, train: bool = False, *,
     return x * s[:, :, None, None]
 
 
+def mean_detached(x: torch.Tensor) -> torch.Tensor:
+    return x.detach().mean(dim=(2, 3))
+
+
+SE_CUTS = {"a stop-gradient on the excitation (the scale s detached)": {"gate": sigmoid_detached},
+           "the squeeze cut from autograd (x detached before the mean)": {"squeeze": mean_detached}}
 SE_PLACES = {"relu": Place("between the two linears"), "gate": Place("at the end of the excitation", torch.sigmoid)}
 SE_SQUEEZES = {
     "a max-pooling squeeze where the spec averages over H and W": {"squeeze": partial(torch.amax, dim=(2, 3))},
@@ -145,14 +185,16 @@ def se_shapes(channels: int, reduction: int) -> list[tuple[int, ...]]:
 def se_block(channels: int, reduction: int) -> BlockSpec:
     return BlockSpec(
         "squeeze by the mean over H and W; excitation linear -> ReLU -> linear -> sigmoid; output x * s per channel",
-        se_shapes(channels, reduction), squeeze_excite, SE_PLACES, SE_SQUEEZES)
+        se_shapes(channels, reduction), squeeze_excite, SE_PLACES, SE_SQUEEZES, SE_CUTS)
 
 
 def se_residual(weights: Weights, x: torch.Tensor, train: bool, *, stride: int, se_at: str = "main path",
-                relu_hidden: Activation = F.relu, **residual_choices: Activation) -> torch.Tensor:
+                relu_hidden: Activation = F.relu, se_gate: Activation = torch.sigmoid,
+                se_squeeze: Callable = partial(torch.mean, dim=(2, 3)), **residual_choices: Activation) -> torch.Tensor:
     """SEBasicBlock: BasicBlock with SEBlock applied to the main path after its second BN."""
     *block, fc1_weight, fc1_bias, fc2_weight, fc2_bias = weights
-    se = partial(squeeze_excite, [fc1_weight, fc1_bias, fc2_weight, fc2_bias], relu=relu_hidden)
+    se = partial(squeeze_excite, [fc1_weight, fc1_bias, fc2_weight, fc2_bias], relu=relu_hidden, gate=se_gate,
+                 squeeze=se_squeeze)
     return residual(block, x, train, stride=stride, se=se, se_at=se_at, **residual_choices)
 
 
@@ -164,15 +206,17 @@ def se_basic_block(in_channels: int, out_channels: int, stride: int, reduction: 
         plain.shapes + se_shapes(out_channels, reduction), partial(se_residual, stride=stride),
         RESIDUAL_PLACES | {"relu_hidden": Place("between SE's two linears")},
         {f"SE {where}, where the spec applies it to the main path before the addition": {"se_at": where}
-         for where in ("after the first BN-ReLU", "after the addition")})
+         for where in ("after the first BN-ReLU", "after the addition")},
+        RESIDUAL_CUTS | {"a stop-gradient on SE's scale s (detached)": {"se_gate": sigmoid_detached},
+                         "SE's squeeze cut from autograd (detached before the mean)": {"se_squeeze": mean_detached}})
 
 
 def dense(weights: Weights, x: torch.Tensor, train: bool, *, relu1: Activation = F.relu,
-          relu2: Activation = F.relu) -> torch.Tensor:
+          relu2: Activation = F.relu, kept: Activation = identity) -> torch.Tensor:
     """DenseLayer: cat([x, conv3x3(ReLU(BN(conv1x1(ReLU(BN(x))))))], dim=1)."""
     conv1, conv2 = weights
     new_features = F.conv2d(relu2(bn(F.conv2d(relu1(bn(x, train)), conv1), train)), conv2, padding=1)
-    return torch.cat([x, new_features], dim=1)
+    return torch.cat([kept(x), new_features], dim=1)
 
 
 def dense_layer(in_channels: int, growth_rate: int, bn_size: int) -> BlockSpec:
@@ -180,7 +224,9 @@ def dense_layer(in_channels: int, growth_rate: int, bn_size: int) -> BlockSpec:
     return BlockSpec(
         "BN -> ReLU -> 1x1 conv -> BN -> ReLU -> 3x3 conv, concatenated after the input",
         [(inner, in_channels, 1, 1), (growth_rate, inner, 3, 3)], dense,
-        {"relu1": Place("after the first BN"), "relu2": Place("after the second BN")})
+        {"relu1": Place("after the first BN"), "relu2": Place("after the second BN")},
+        cuts={"the input's copy in the concatenation cut from autograd (detached)": {"kept": detached},
+              "the new features cut from the input (detached after the first BN-ReLU)": {"relu1": relu_detached}})
 
 
 def sum_pool2d(x: torch.Tensor, kernel: int) -> torch.Tensor:
@@ -202,7 +248,8 @@ def transition(in_channels: int, out_channels: int) -> BlockSpec:
         pooled_projection, {"relu": Place("after the BN")},
         {"max pooling where the spec averages": {"pool": F.max_pool2d},
          "a 2x2 sum where the spec averages": {"pool": sum_pool2d},
-         "the pooling before the ReLU, where the spec pools last": {"pool_before_relu": True}})
+         "the pooling before the ReLU, where the spec pools last": {"pool_before_relu": True}},
+        {"the convolution cut from the input (detached after the BN-ReLU)": {"relu": relu_detached}})
 
 
 def separable(weights: Weights, x: torch.Tensor, train: bool, *, stride: int, relu1: Activation = F.relu,
@@ -217,4 +264,6 @@ def depthwise_separable(in_channels: int, out_channels: int, stride: int) -> Blo
     return BlockSpec(
         "depthwise 3x3 conv (stride) -> BN -> ReLU -> pointwise 1x1 conv -> BN -> ReLU",
         [(in_channels, 1, 3, 3), (out_channels, in_channels, 1, 1)], partial(separable, stride=stride),
-        {"relu1": Place("after the depthwise convolution's BN"), "relu2": Place("after the pointwise convolution's BN")})
+        {"relu1": Place("after the depthwise convolution's BN"), "relu2": Place("after the pointwise convolution's BN")},
+        cuts={"the pointwise part cut from the depthwise part (detached after the first BN-ReLU)":
+              {"relu1": relu_detached}})

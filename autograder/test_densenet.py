@@ -73,7 +73,8 @@ def dense_layer_spec_cases() -> list[SpecCase]:
 
 @check
 def test_dense_layer_computes_the_spec(student):
-    """With weights and BN statistics the check sets, DenseLayer appends conv3x3(ReLU(BN(conv1x1(ReLU(BN(x))))))."""
+    """With weights and BN statistics the check sets, DenseLayer appends conv3x3(ReLU(BN(conv1x1(ReLU(BN(x)))))).
+    Back-propagated in train mode, its gradients for the input and every weight are the spec's too."""
     assert_computes_spec_cases(student, "densenet", "DenseLayer", dense_layer_spec_cases())
 
 
@@ -122,7 +123,8 @@ def transition_spec_cases() -> list[SpecCase]:
 
 @check
 def test_transition_computes_the_spec(student):
-    """With weights and BN statistics the check sets, Transition computes avg_pool2d(conv1x1(ReLU(BN(x))), 2)."""
+    """With weights and BN statistics the check sets, Transition computes avg_pool2d(conv1x1(ReLU(BN(x))), 2).
+    Back-propagated in train mode, its gradients for the input and every weight are the spec's too."""
     assert_computes_spec_cases(student, "densenet", "Transition", transition_spec_cases())
 
 

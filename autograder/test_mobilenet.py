@@ -75,7 +75,8 @@ def depthwise_separable_spec_cases() -> list[SpecCase]:
 
 @check
 def test_depthwise_separable_computes_the_spec(student):
-    """With weights and BN statistics the check sets, the block computes ReLU(BN(pointwise(ReLU(BN(depthwise x)))))."""
+    """With weights and BN statistics the check sets, the block computes ReLU(BN(pointwise(ReLU(BN(depthwise x))))).
+    Back-propagated in train mode, its gradients for the input and every weight are the spec's too."""
     assert_computes_spec_cases(student, "mobilenet", "DepthwiseSeparableConv", depthwise_separable_spec_cases())
 
 

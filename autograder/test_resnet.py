@@ -108,7 +108,8 @@ def basic_block_spec_cases() -> list[SpecCase]:
 
 @check
 def test_basic_block_computes_the_spec(student):
-    """With weights and BN statistics the check sets, BasicBlock computes ReLU(BN(conv(ReLU(BN(conv x)))) + shortcut)."""
+    """With weights and BN statistics the check sets, BasicBlock computes ReLU(BN(conv(ReLU(BN(conv x)))) + shortcut).
+    Back-propagated in train mode, its gradients for the input and every weight are the spec's too."""
     assert_computes_spec_cases(student, "resnet", "BasicBlock", basic_block_spec_cases())
 
 

@@ -90,7 +90,8 @@ def se_block_spec_cases() -> list[SpecCase]:
 
 @check
 def test_se_block_computes_the_spec(student):
-    """With weights the check sets, SEBlock computes x * sigmoid(linear(ReLU(linear(mean over H, W of x))))."""
+    """With weights the check sets, SEBlock computes x * sigmoid(linear(ReLU(linear(mean over H, W of x)))).
+    Back-propagated in train mode, its gradients for the input and every weight are the spec's too."""
     assert_computes_spec_cases(student, "senet", "SEBlock", se_block_spec_cases())
 
 
@@ -131,7 +132,8 @@ def se_basic_block_spec_cases() -> list[SpecCase]:
 
 @check
 def test_se_basic_block_computes_the_spec(student):
-    """With weights and BN statistics the check sets, SEBasicBlock rescales the main path before adding the shortcut."""
+    """With weights and BN statistics the check sets, SEBasicBlock rescales the main path before adding the shortcut.
+    Back-propagated in train mode, its gradients for the input and every weight are the spec's too."""
     assert_computes_spec_cases(student, "senet", "SEBasicBlock", se_basic_block_spec_cases())
 
 

@@ -4,7 +4,7 @@
 
 Trains every training check of the profile on the reference solution once per seed and
 thread count, and on each `--also` folder (a correct implementation in another style) for the
-checks whose student file it writes differently, seed 0, each thread count. Everything a
+checks whose student file it writes differently, seed 0, the course's thread count. Everything a
 correct upload may differ in is drawn: its initialisation (another seed, another order of
 creating parameters) and the arithmetic's order (the thread count; another CPU type reorders
 sums the same way). Per check it writes to thresholds.json the threshold, every sample it
@@ -107,8 +107,8 @@ def student_files_differ(folder: Path, solutions: Path, check: TrainingCheck) ->
 def planned_runs(checks: dict[str, TrainingCheck], seeds: int, threads: list[int], solutions: Path,
                  also: list[Path]) -> list[Run]:
     runs = [Run("solution", name, seed, count) for name in checks for count in threads for seed in range(seeds)]
-    runs += [Run(folder.name, name, 0, count) for folder in also for name, check in checks.items()
-             for count in threads if student_files_differ(folder, solutions, check)]
+    runs += [Run(folder.name, name, 0, course_standard().threads) for folder in also for name, check in checks.items()
+             if student_files_differ(folder, solutions, check)]
     return runs
 
 
