@@ -1,8 +1,9 @@
 """Fixtures shared by the project's own tests (not the autograder's checks), and the wall time per file.
 
 CI runs these tests with pytest-xdist (`-n 3 --dist loadfile`): each file runs whole on one
-worker, so a file's expensive fixture is built once, and every grading a test starts uses
-`tests.grading.cpu_share()` threads, so the workers divide the cores between them.
+worker, so a file's expensive fixture is built once; a file runs as many gradings at once as
+`tests.grading.cpu_share()` allows, each on the course's one torch thread, so the workers divide the
+cores between them.
 """
 from __future__ import annotations
 
