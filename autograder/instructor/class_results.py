@@ -129,7 +129,8 @@ class ClassResults:
             return f"regrade: the machine was too slow for checks {', '.join(not_graded)}"
         course, applied = course_standard(), document.get("extra_data", {}).get("standard", {})
         if (applied.get("profile"), applied.get("threads")) != (course.profile, course.threads):
-            return f"regrade: graded under the {cls.standard(document)}, not the course's {course.describe()}"
+            return (f"regrade: graded under the {cls.standard(document)}, not the course's standard "
+                    f"({course.describe()})")
         return "graded"
 
     def leaderboard(self) -> dict[str, list[tuple[str, float]]]:
