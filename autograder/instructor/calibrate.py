@@ -176,16 +176,17 @@ def entry(budget: str, check: TrainingCheck, samples: list[dict]) -> dict:
 
 def table(budgets: list[str]) -> str:
     """The calibration table: per profile and check, the samples' spread, the threshold and p_below."""
-    rows = ["| profile | check | samples | mean | std | lowest | threshold | P(correct upload below) |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| profile | check | samples: solution (1 / 2 threads) + variants | mean | std | lowest | threshold | "
+            "P(correct upload below) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for budget in budgets:
         for name, calibrated in load_thresholds(budget).items():
-            accuracies = calibrated["accuracies"]
+            accuracies, samples = calibrated["accuracies"], calibrated.get("samples", [])
             std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-            kinds = {(s["implementation"] != "solution", s["threads"]) for s in calibrated.get("samples", [])}
-            rows.append(f"| {budget} | {name.removeprefix('test_train_')} | {len(accuracies)} "
-                        f"({len(kinds)} kinds) | {statistics.mean(accuracies):.1%} | {std:.1%} | "
-                        f"{min(accuracies):.1%} | {calibrated['threshold']:.1%} | "
+            solution = [s["threads"] for s in samples if s["implementation"] == "solution"]
+            kinds = (f"{solution.count(1)} / {solution.count(2)} + {len(samples) - len(solution)}" if samples
+                     else str(len(accuracies)))
+            rows.append(f"| {budget} | {name.removeprefix('test_train_')} | {kinds} | {statistics.mean(accuracies):.1%} "
+                        f"| {std:.1%} | {min(accuracies):.1%} | {calibrated['threshold']:.1%} | "
                         f"{calibrated.get('p_below', float('nan')):.1e} |")
     return "\n".join(rows)
 
