@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from .gradescope_layout import SimulatedGradescope
-from .submissions.hangs import HANGS, KINDS
+from .submissions.hangs import HANGS, KINDS, TARGETS
 from .test_gradescope import solution_files
 from .test_hangs import lost_only_what_it_touches
 
@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", default="600", help="seconds for a grading (Gradescope's default: 600)")
     parser.add_argument("--time-limit-scale", default="1", help="times the rubric's check limits (default 1)")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
+    parser.add_argument("--functions", nargs="+", default=[f for _, f in TARGETS], choices=[f for _, f in TARGETS],
+                        help="the hung functions to grade (default: all)")
     args = parser.parse_args(argv)
     options = ("--time-limit", args.time_limit, "--time-limit-scale", args.time_limit_scale)
     gradescope = SimulatedGradescope()
@@ -29,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         solution = gradescope.grade(solution_files(), *options)
         print(f"| upload | score | lost in its file | wall time |\n| --- | --- | --- | --- |\n"
               f"| the solution | {solution.results['score']:g} | - | {solution.seconds:.0f} s |", flush=True)
-        for hang in (h for h in HANGS if h.kind in args.kinds):
+        for hang in (h for h in HANGS if h.kind in args.kinds and h.function in args.functions):
             graded = gradescope.grade(hang.files(), *options)
             lost = lost_only_what_it_touches(hang, graded.results)
             print(f"| {hang.name} | {graded.results['score']:g} | {sum(t['max_score'] for t in lost):g} | "
