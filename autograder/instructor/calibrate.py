@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import statistics
 import sys
 import threading
@@ -129,16 +130,14 @@ def calibrate(budget: str, runs: list[Run], folders: dict[str, Path], fingerprin
     path = SAMPLES / f"{budget}.jsonl"
     path.parent.mkdir(exist_ok=True)
     samples = load_samples(path, fingerprint)
-    lock, local, started = threading.Lock(), threading.local(), []
+    lock = threading.Lock()
 
-    def train(run: Run) -> None:
-        workers = local.__dict__.setdefault("workers", {})
-        if run.implementation not in workers:
-            workers[run.implementation] = SubprocessWorker(folders[run.implementation])
-            with lock:
-                started.append(workers[run.implementation])
-        curve = train_and_measure(workers[run.implementation], checks[run.check], seed=run.seed, device=device,
-                                  threads=run.threads)
+    def train(run: Run, workers: dict[tuple[int, str], SubprocessWorker]) -> None:
+        key = (threading.get_ident(), run.implementation)  # one worker per pool thread and implementation
+        with lock:
+            if key not in workers:
+                workers[key] = SubprocessWorker(folders[run.implementation])
+        curve = train_and_measure(workers[key], checks[run.check], seed=run.seed, device=device, threads=run.threads)
         sample = asdict(run) | {"accuracy": round(curve.test_accuracy[-1], 4), "seconds": round(sum(curve.seconds), 1),
                                 "curve": [round(a, 4) for a in curve.test_accuracy]}
         with lock:
@@ -148,14 +147,16 @@ def calibrate(budget: str, runs: list[Run], folders: dict[str, Path], fingerprin
             print(f"{run.check:36s} {run.implementation:20s} seed {run.seed:2d} threads {run.threads}  "
                   f"{sample['accuracy']:.4f}  {sample['seconds']:6.1f} s", flush=True)
 
-    try:
-        for count in sorted({run.threads for run in runs}):
-            todo = [run for run in runs if run.threads == count and run not in samples]
-            with ThreadPoolExecutor(max(1, jobs // count), thread_name_prefix="calibrate") as pool:
-                list(pool.map(train, todo))  # more threads than cores at once would stall each other
-    finally:
-        for worker in started:
-            worker.close()
+    for count in sorted({run.threads for run in runs}):
+        todo = [run for run in runs if run.threads == count and run not in samples]
+        workers: dict[tuple[int, str], SubprocessWorker] = {}
+        pool = ThreadPoolExecutor(max(1, jobs // count), thread_name_prefix="calibrate")  # more would stall
+        try:
+            list(pool.map(lambda run: train(run, workers), todo))
+        finally:  # done or interrupted: end this phase's workers first, so no thread waits on a training run
+            for worker in list(workers.values()):
+                worker.close()
+            pool.shutdown(cancel_futures=True)
     return samples
 
 
@@ -236,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="calibrate nothing: say whether the thresholds hold for the code, images and settings now")
     parser.add_argument("--table", action="store_true", help="calibrate nothing: print the calibration table")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill ends the training workers too (finally)
     if args.verify:
         return verify()
     if args.table:
