@@ -10,6 +10,8 @@ sits in (always 0, or the grader is wrong), and the wall time beside the solutio
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 from .gradescope_layout import SimulatedGradescope
 from .submissions.hangs import HANGS, KINDS, TARGETS
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--functions", nargs="+", default=[f for _, f in TARGETS], choices=[f for _, f in TARGETS],
                         help="the hung functions to grade (default: all)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill ends the grading under way too
     options = ("--time-limit", args.time_limit, "--time-limit-scale", args.time_limit_scale)
     gradescope = SimulatedGradescope()
     try:

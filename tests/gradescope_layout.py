@@ -29,7 +29,7 @@ from typing import Iterator
 
 from autograder.instructor.benchmark_container import Container
 from autograder.instructor.distribute import gradescope_entries, unpack, write_zip
-from autograder.judge.sandbox import sandbox_python
+from autograder.judge.sandbox import kill_process_tree, kill_processes_of, sandbox_python
 from data_scripts.subsets import dataset_root
 
 from .grading import GRADING_HANG_BOUND, failed_checks
@@ -109,8 +109,17 @@ class SimulatedGradescope:
         env = os.environ | {"CNNLAB_AUTOGRADER_ROOT": str(self.root), "CNNLAB_PYTHON": sys.executable}
         env.pop("CNNLAB_DATA_DIR", None)  # the data is the copy in source/, closed to the sandbox user
         started = time.monotonic()
-        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=GRADING_HANG_BOUND,
-                                  preexec_fn=inside.enter if inside else None)
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=inside.enter if inside else None)
+        try:
+            stdout, stderr = process.communicate(timeout=GRADING_HANG_BOUND)
+        except BaseException:  # a hang bound, Ctrl-C, a kill: run_autograder's judge and worker sit in sessions of
+            kill_process_tree(process.pid)  # their own, out of reach of the signal its parent gets
+            process.wait()
+            if self.uid is not None:
+                kill_processes_of(self.uid)
+            raise
+        finished = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
         seconds = time.monotonic() - started
         assert finished.returncode == 0, f"run_autograder exited {finished.returncode}:\n{finished.stderr[-3000:]}"
         results = json.loads((self.root / "results" / "results.json").read_text())
