@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from .judge.worker_client import RemoteModule, StudentError, StudentTimeout, Submission, WorkerCrashed
-from .probes import close, reference_bn_state, reference_weights, student_bn_state, transplant, weight_pairs
+from .probes import (close, paired_state, reference_bn_state, reference_weights, student_bn_state, transplant,
+                     weight_pairs)
 from .spec_blocks import BlockSpec
 
 # The rule the parameter-count and structure checks apply to every convolution they count.
@@ -137,9 +138,7 @@ def assert_computes_spec(student: RemoteModule, spec: BlockSpec, x: torch.Tensor
     student's departure when it is one the lab's students make."""
     weights = spec.weights(seed)
     pairs = weight_pairs(student, weights, x)
-    shapes = {p["name"]: p["shape"] for p in student.parameters()}
-    student.load({name: weights[index].reshape(shapes[name]).clone() for name, index in pairs.items()}
-                 | student_bn_state(student, "wide"))
+    student.load(paired_state(weights, pairs) | student_bn_state(student, "wide"))
     for train in (False, True):
         actual = student.forward(x, train=train)
         expected = spec.compute(weights, x, train)
@@ -150,7 +149,7 @@ def assert_computes_spec(student: RemoteModule, spec: BlockSpec, x: torch.Tensor
             f"{student.description} in {'train' if train else 'eval'} mode, given weights set by this check, "
             f"{difference(actual, expected)}. The spec: {spec.statement}."
             + (f" Its output is the spec's computation with {departure}." if departure else ""))
-    assert_backpropagates_spec(student, spec, weights, x, pairs)
+    assert_backpropagates_spec(student, spec, weights, x, {name: index for name, (index, _) in pairs.items()})
 
 
 def assert_backpropagates_spec(student: RemoteModule, spec: BlockSpec, weights: list[torch.Tensor], x: torch.Tensor,

@@ -105,9 +105,9 @@ def reference_weights(reference: nn.Module, x: torch.Tensor) -> list[torch.Tenso
             if not isinstance(reference.get_submodule(_owner(name)), nn.BatchNorm2d)]
 
 
-def weight_pairs(student: RemoteModule, weights: list[torch.Tensor], x: torch.Tensor) -> dict[str, int]:
-    """Student parameter name -> the index in `weights` (conv and linear, in the spec's order of use) it holds,
-    paired by role and by the order the student's forward first uses its own."""
+def weight_pairs(student: RemoteModule, weights: list[torch.Tensor], x: torch.Tensor) -> dict[str, tuple[int, list]]:
+    """Student parameter name -> (the index in `weights` (conv and linear, in the spec's order of use) it holds,
+    its own shape), paired by role and by the order the student's forward first uses its own."""
     kinds = {m["path"]: m.get("kind") for m in student.modules()}
     shapes = {p["name"]: p["shape"] for p in student.parameters()}
     student_weights = [(name, shapes[name]) for name in student.parameter_order(x)
@@ -123,18 +123,22 @@ def weight_pairs(student: RemoteModule, weights: list[torch.Tensor], x: torch.Te
                 f"{student.description}: its convolution and linear weights do not match the spec's layers: it has "
                 f"{[tuple(s) for _, s in student_weights]}, the spec's layers have "
                 f"{[tuple(t.shape) for t in weights]}")
-        pairs[matches.pop(0)] = index
+        name = matches.pop(0)
+        pairs[name] = index, shapes[name]
     leftover = [n for names in groups.values() for n in names]
     if leftover:
         raise ProbeError(f"{student.description} has weights the spec's layers do not: {leftover}")
     return pairs
 
 
+def paired_state(weights: list[torch.Tensor], pairs: dict[str, tuple[int, list]]) -> dict[str, torch.Tensor]:
+    """Student state entries holding `weights`, as `weight_pairs` paired them."""
+    return {name: weights[index].detach().reshape(shape).clone() for name, (index, shape) in pairs.items()}
+
+
 def transplant(student: RemoteModule, weights: list[torch.Tensor], x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Student state entries holding `weights` (conv and linear, in the spec's order of use): `weight_pairs`."""
-    shapes = {p["name"]: p["shape"] for p in student.parameters()}
-    return {name: weights[index].detach().reshape(shapes[name]).clone()
-            for name, index in weight_pairs(student, weights, x).items()}
+    """Student state entries holding `weights` (conv and linear, in the spec's order of use)."""
+    return paired_state(weights, weight_pairs(student, weights, x))
 
 
 def close(actual: torch.Tensor, expected: torch.Tensor, tolerance: float = 1e-4) -> bool:
