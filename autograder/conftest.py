@@ -30,7 +30,7 @@ from .judge.score_table import score_table, unchecked_points_line
 from .judge.speed import speed_factor
 from .judge.time_shares import TimeShares
 from .judge.worker_client import InProcessWorker, StudentTimeout, Submission, SubprocessWorker, Worker, WorkerCrashed
-from .rubric import course_standard, leaderboard, load_rubric, reference_seconds, unit_check_seconds
+from .rubric import Standard, course_standard, leaderboard, load_rubric, reference_seconds, unit_check_seconds
 from .training import shortfall_feedback, train_and_measure
 from .training_profiles import (TrainingCheck, calibration_problem, cpu_profile_names, grading_profile, load_profile,
                                 load_thresholds, profile_device, profile_names, profile_needs)
@@ -377,10 +377,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(line, bold=line.startswith("total"))
     terminalreporter.write_line(unchecked_points_line(outcomes, config.stash[DESELECTED]))
     applied = standard_applied(config)
-    terminalreporter.write_line(
-        f"standard: the {applied['profile']} profile, {applied['threads']} torch thread(s)"
-        + (", the course's" if applied["course"] else f"; the course's is {course_standard().describe()}"),
-        bold=True, yellow=not applied["course"])
+    terminalreporter.write_line(f"standard: {standard_line(applied)}", bold=True, yellow=not applied["course"])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -400,11 +397,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     lines = [f"Not graded in full: the grading machine was too slow for check{'s' * (len(too_slow) > 1)} "
              f"{', '.join(too_slow)} (nothing in your code caused it). Resubmit, or ask your instructor for a "
              "regrade."] if too_slow else []
-    lines.append(f"Graded under the {standard['profile']} training profile with {standard['threads']} torch "
-                 f"thread(s)" + (", the course's standard." if standard["course"] else
-                                 f"; the course's standard is {course_standard().describe()}."))
+    lines.append(f"Graded under {standard_line(standard)}.")
     write_atomically(Path(path), results_document(outcomes, seconds, board, output="\n".join(lines),
                                                   extra={"standard": standard, "not_graded": too_slow}))
+
+
+def standard_line(applied: dict) -> str:
+    """The standard a grading applied, in words, beside the course's when it is another."""
+    used = Standard(applied["profile"], applied["threads"]).describe()
+    return used + (", the course's standard" if applied["course"] else
+                   f"; the course's standard is {course_standard().describe()}")
 
 
 def standard_applied(config: pytest.Config) -> dict:
