@@ -2,7 +2,9 @@
 
 The judge runs the reference loop on the same weights, batches, optimizer and scheduler
 and compares what the two loops did. The last batch is ragged, so a mean loss that is not
-weighted by batch size shows.
+weighted by batch size shows. The device checks run each function once more with a CUDA
+device simulated on the CPU (`worker/simulated_gpu.py`), so that batches left in host memory
+show on a grader without a GPU.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 import torch
 
 from .rubric import check
+from .worker.contract import DeviceReply
 from .worker.loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model
 
 BATCH_SIZES = (8, 8, 3)
@@ -157,3 +160,50 @@ def test_evaluate_changes_nothing(student, loop_data):
     changed = [k for k, v in loop_data["state"].items() if not torch.equal(result["state"][k], v)]
     assert not changed, f"evaluate changed {changed}; it must change no parameter and no BN statistic"
     assert not result["has_gradients"], "evaluate computed gradients (called backward); it must not"
+
+
+SIMULATED = ("Run with device=torch.device('cuda'), a GPU simulated on the grader's CPU (the model on the device, the "
+             "loader's batches in host memory, as fit hands them over): ")
+ON_A_GPU = "on a GPU that raises \"Expected all tensors to be on the same device\""
+OPERATORS = {"__eq__": "==", "__ne__": "!=", "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=", "add": "+",
+             "add_": "+=", "sub": "-", "mul": "*", "div": "/"}  # how torch names Python's operators
+
+
+def device_problem(function: str, reply: DeviceReply) -> str | None:
+    """What a GPU would have refused first, in the student's terms, and how many more lines did likewise;
+    None when nothing was, and the model ran on every batch."""
+    findings = reply["findings"]
+    if not findings:
+        ran = reply["batches_run"]
+        return None if ran == len(BATCH_SIZES) else (
+            f"{SIMULATED}{function} ran the model on {ran} batches; the loader gives {len(BATCH_SIZES)}, each once.")
+    first = findings[0]
+    at = f"at {first['where']} (`{first['code']}`)"
+    operation = f"`{OPERATORS.get(first['op'], first['op'])}`"
+    said = {
+        "input": f"{function} gave the model inputs still in host memory {at}: {ON_A_GPU}",
+        "targets": f"{function} gave the criterion targets still in host memory {at}: {ON_A_GPU}",
+        "mixed": f"{operation} {at} combines a tensor on `device` with one still in host memory: {ON_A_GPU}",
+        "numpy": f".numpy() {at} is called on a tensor on `device`, which on a GPU raises: use .item(), or .cpu() "
+                 "first",
+    }[first["what"]]
+    more = f" ({len(findings) - 1} more such line{'s' * (len(findings) > 2)})" if len(findings) > 1 else ""
+    return SIMULATED + said + more + "."
+
+
+@check
+def test_train_one_epoch_moves_batches_to_device(student, loop_data):
+    """train_one_epoch moves inputs and targets to `device` (checked on a GPU simulated on the CPU)."""
+    problem = device_problem("train_one_epoch", student.device_moves(loop_data["state"], loop_data["batches"],
+                                                                      "train_one_epoch"))
+    assert problem is None, (f"{problem} The spec: for every (inputs, targets) batch, train_one_epoch moves both to "
+                             "`device` (inputs.to(device), targets.to(device)).")
+
+
+@check
+def test_evaluate_runs_where_the_model_is(student, loop_data):
+    """evaluate works with the model on `device` and the batches in host memory (a GPU simulated on the CPU)."""
+    problem = device_problem("evaluate", student.device_moves(loop_data["state"], loop_data["batches"], "evaluate"))
+    assert problem is None, (f"{problem} `device` is where the model is: move each batch there, as train_one_epoch "
+                             "does, or bring results back with .cpu() before combining them with tensors from the "
+                             "loader.")

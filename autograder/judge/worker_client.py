@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..worker import wire
-from ..worker.contract import (BackwardReply, EpochReply, EvaluateReply, ModuleInfo, ParameterInfo, StudentError,
-                               describe_call)
+from ..worker.contract import (BackwardReply, DeviceReply, EpochReply, EvaluateReply, ModuleInfo, ParameterInfo,
+                               StudentError, describe_call)
 from ..worker.serve import handle_request
 from ..worker.session import Session
 from .pipe_channel import PipeChannel
@@ -323,3 +323,8 @@ class Submission:
 
     def evaluate(self, state: dict, batches: list) -> EvaluateReply:
         return self.worker.guarded(("train", "evaluate"), "evaluate", state=state, batches=batches)
+
+    def device_moves(self, state: dict, batches: list, function: str) -> DeviceReply:
+        """What a GPU would refuse in `function` (train_one_epoch or evaluate), run on a simulated one."""
+        return self.worker.guarded(("train", function), "device_moves", state=state, batches=batches,
+                                   function=function)

@@ -89,6 +89,22 @@ class EpochReply(TypedDict):
     forward_calls: list[ForwardCall]
 
 
+class DeviceFinding(TypedDict):
+    """What a real GPU would refuse in a loop run on the simulated one (`simulated_gpu`): inputs in host
+    memory given to the model, host targets given to the criterion, an operation on host and device
+    tensors together, or .numpy() of a device tensor."""
+
+    what: Literal["input", "targets", "mixed", "numpy"]
+    op: str  # the operation, for "mixed"
+    where: str  # the student's file and line, "train.py, line 33"
+    code: str  # that line
+
+
+class DeviceReply(TypedDict):
+    findings: list[DeviceFinding]
+    batches_run: int  # the model's forward calls
+
+
 class EvaluateReply(TypedDict):
     returned: Returned
     state: dict[str, torch.Tensor]

@@ -1,4 +1,5 @@
-"""Requests that run the student's train_one_epoch and evaluate once on the spies of `loop_fixtures`."""
+"""Requests that run the student's train_one_epoch and evaluate once on the spies of `loop_fixtures`
+(on a simulated GPU for `device_moves`)."""
 from __future__ import annotations
 
 import math
@@ -6,9 +7,10 @@ from typing import Any
 
 import torch
 
-from .contract import EpochReply, EvaluateReply, Returned
+from .contract import DeviceReply, EpochReply, EvaluateReply, Returned
 from .loop_fixtures import Loader, RecordingLoss, SpyOptimizer, SpyScheduler, loop_model, record_forward_calls
 from .session import Session
+from .simulated_gpu import DEVICE, SimulatedGPU, on_host
 
 
 def describe_number(value: Any) -> Returned:
@@ -59,3 +61,23 @@ def evaluate(session: Session, state: dict, batches: list) -> EvaluateReply:
         "has_gradients": any(p.grad is not None for p in model.parameters()),
         "forward_calls": calls,
     }
+
+
+def device_moves(session: Session, state: dict, batches: list, function: str) -> DeviceReply:
+    """Run train_one_epoch or evaluate with a CUDA `device` simulated on the CPU, the model on it and the
+    batches in host memory, as `fit` hands them over; what a real GPU would have refused."""
+    train = session.module("train")
+    model = loop_model()
+    model.load_state_dict(state)
+    loader = Loader([(on_host(x), on_host(y)) for x, y in batches])
+    gpu = SimulatedGPU(session.impl)
+    if function == "train_one_epoch":
+        optimizer, criterion = SpyOptimizer(model.parameters()), RecordingLoss()
+        gpu.watch(model, criterion)
+        call = lambda: train.train_one_epoch(model, loader, optimizer, criterion, DEVICE, SpyScheduler(optimizer))
+    else:
+        gpu.watch(model)
+        call = lambda: train.evaluate(model, loader, DEVICE)
+    with gpu:
+        session.run_student("loop", f"{function}, given device=torch.device('cuda') (simulated on the CPU),", call)
+    return {"findings": gpu.findings, "batches_run": gpu.batches_run}

@@ -42,6 +42,7 @@ HANDLERS: dict[str, Callable[..., Any]] = {
     "load": module_requests.load,
     "train_epoch": loop_requests.train_epoch,
     "evaluate": loop_requests.evaluate,
+    "device_moves": loop_requests.device_moves,
     "training_start": training_requests.training_start,
     "training_epoch": training_requests.training_epoch,
     "training_predict": training_requests.training_predict,

@@ -26,6 +26,8 @@ def mutant(name: str, file: str, find: str, replace: str, caught_by: set[str], b
 
 BLOCK_RETURN = "        return F.relu(out + self.shortcut(x))\n        ### END SOLUTION\n\n\nclass ResNet"
 TRANSITION_RETURN = "return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)"
+TRAIN_MOVE = "        inputs, targets = inputs.to(device), targets.to(device)\n        optimizer"
+EVALUATE_MOVE = "            inputs, targets = inputs.to(device), targets.to(device)\n            correct"
 SE_RETURN = "        out = self.se(self.bn2(self.conv2(out)))\n        return F.relu(out + self.shortcut(x))"
 
 MUTANTS = [
@@ -223,6 +225,20 @@ MUTANTS = [
     mutant("accuracy_as_count", "train.py", "    return correct.item() / samples", "    return float(correct.item())",
            {"test_evaluate_accuracy"},
            "evaluate returns the number of correct samples"),
+    mutant("batches_never_moved", "train.py",
+           "    model.train()\n    loss_sum = torch.zeros((), device=device)\n    samples = 0\n    for inputs, targets in "
+           "loader:\n        inputs, targets = inputs.to(device), targets.to(device)\n",
+           "    model.train().to(device)\n    loss_sum = torch.zeros((), device=device)\n    samples = 0\n    for inputs, "
+           "targets in loader:\n",
+           {"test_train_one_epoch_moves_batches_to_device"},
+           "train_one_epoch moves the model to the device, never the batches: it crashes on a GPU"),
+    mutant("targets_never_moved", "train.py", TRAIN_MOVE, "        inputs = inputs.to(device)\n        optimizer",
+           {"test_train_one_epoch_moves_batches_to_device"}, "train_one_epoch moves the inputs, not the targets"),
+    mutant("evaluate_never_moves", "train.py", EVALUATE_MOVE, "            correct",
+           {"test_evaluate_runs_where_the_model_is"}, "evaluate feeds the model batches left in host memory"),
+    mutant("evaluate_targets_left_behind", "train.py", EVALUATE_MOVE, "            inputs = inputs.to(device)\n            correct",
+           {"test_evaluate_runs_where_the_model_is"},
+           "evaluate compares predictions on the device with targets in host memory"),
     # what only the after-due-date comparison used to see (issue 19), now caught by a visible check
     mutant("basic_block_missing_middle_relu", "resnet.py", "out = F.relu(self.bn1(self.conv1(x)))\n        out = self.bn2",
            "out = self.bn1(self.conv1(x))\n        out = self.bn2",

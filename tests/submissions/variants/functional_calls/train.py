@@ -1,4 +1,4 @@
-"""Variant: model.zero_grad(), a Python-float running sum, evaluate under a no_grad decorator."""
+"""Variant: .to(device=..., non_blocking=True), model.zero_grad(), a Python-float running sum, evaluate under a no_grad decorator."""
 
 import torch
 from torch import nn
@@ -7,7 +7,7 @@ def train_one_epoch(model, loader, optimizer, criterion, device, scheduler=None)
     model.train()
     running, count = 0.0, 0
     for batch in loader:
-        inputs, targets = batch[0].to(device), batch[1].to(device)
+        inputs, targets = batch[0].to(device=device, non_blocking=True), batch[1].to(device=device, non_blocking=True)
         model.zero_grad()
         outputs = model(inputs)
         loss = criterion(outputs, targets)
