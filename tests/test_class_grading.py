@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from typing import Iterator
 import pytest
 from PIL import Image
 
+from autograder.instructor.batch_progress import BatchProgress
 from autograder.instructor.class_results import gradescope_submitters
 from autograder.instructor.grade_class import ClassGrading, GradingStopped, grade_class
 from autograder.judge.sandbox import sandbox_python
@@ -287,3 +289,37 @@ def test_stopping_a_batch_ends_every_process_a_grading_started(tmp_path: Path) -
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(child), "the grading's process in a session of its own survived the stop"
+
+
+def test_ctrl_c_stops_the_batch_with_a_message_and_leaves_no_process(tmp_path: Path) -> None:
+    """Ctrl-C in the instructor's terminal: a sentence saying what stopped and how to resume, not a traceback."""
+    pids = tmp_path / "pids"
+    sleeper = f"import os, time\nopen({str(pids)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)\n"
+    uploads = tmp_path / "uploads"
+    for student in range(3):
+        copy_solution(uploads / f"student{student}")
+    grading = ScriptedGrading(tmp_path / "batch", sleeper)
+
+    def press_ctrl_c_once_grading() -> None:
+        deadline = time.monotonic() + 120
+        while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the main thread's wait, as a keypress does
+
+    threading.Thread(target=press_ctrl_c_once_grading, daemon=True).start()
+    with pytest.raises(SystemExit) as stopped:
+        grade_class(uploads, grading, workers=1)
+    assert str(stopped.value) == ("stopped by Ctrl-C: the gradings under way were ended without a result, and 3 of "
+                                  "the 3 uploads stay ungraded. Run the same command to resume.")
+    assert not alive(int(pids.read_text())), "the grading under way outlived the Ctrl-C"
+
+
+def test_progress_off_a_terminal_is_a_line_per_finished_upload() -> None:
+    written = io.StringIO()
+    progress = BatchProgress(3, workers=2, stream=written)
+    progress.finished("ada", 100, failed=False)
+    progress.finished("alan", 0, failed=True)
+    lines = written.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("1/3 graded, 2 running, 0 failed, ") and lines[1].startswith("2/3 graded, 1 running, 1 failed, ")
+    assert lines[0].endswith("min left  (ada: 100)") and lines[1].endswith("(alan: autograder error)"), lines

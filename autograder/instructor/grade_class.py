@@ -20,8 +20,9 @@ that upload's checks (run_autograder's results are valid in every case; a gradin
 outlives its time limit is killed and reported) and the batch goes on. The grader's own
 failure does not: after `FAILURES_IN_A_ROW` uploads in a row end in the same "autograder
 error", the batch stops and says why, and those uploads stay ungraded for the resume. Ctrl-C
-stops it the same way; either way every process a grading started is killed (its whole tree,
-and as root whatever its sandbox user still runs).
+stops it the same way and says how many stay ungraded; either way every process a grading started
+is killed (its whole tree, and as root whatever its sandbox user still runs). Progress goes to
+stderr (`batch_progress`): a bar on a terminal, a line per finished upload otherwise.
 
 Beyond one machine, the unit is one `run_autograder` per upload: on Gradescope each upload gets
 a container of its own; on a cluster, give every array task one upload and one BATCH/work/<student>
@@ -39,7 +40,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,7 @@ from ..gradescope.run_autograder import Layout, every_check_failed, judge_result
 from ..judge.results import write_atomically
 from ..judge.sandbox import kill_process_tree, kill_processes_of, remove_tree, runs_python
 from ..training_profiles import profile_names
+from .batch_progress import BatchProgress
 from .class_results import SUBMITTERS_FILE, ClassResults, gradescope_submitters
 from .distribute import gradescope_entries, unpack, write_zip
 
@@ -197,14 +198,6 @@ def forget_failures(grading: ClassGrading, students: dict[str, Path], failure: s
     return ungraded
 
 
-def progress_line(done: int, total: int, started: float, last: str) -> str:
-    width = 30
-    filled = width * done // total if total else width
-    elapsed = time.monotonic() - started
-    eta = f", about {elapsed / done * (total - done) / 60:.0f} min left" if done and done < total else ""
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} graded in {elapsed / 60:.1f} min{eta}  {last}"
-
-
 def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> ClassResults:
     """Grade every upload of `submissions` without a stored result, `workers` at a time."""
     uploads = uploads_in(submissions)
@@ -238,17 +231,15 @@ def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> Class
         finally:
             slots.put(slot)
 
-    started, lock = time.monotonic(), threading.Lock()
+    progress = BatchProgress(len(pending), workers)
     streak, last_failure = 0, None  # uploads in a row (as they finish) that ended in the same grader failure
     with ThreadPoolExecutor(max_workers=workers) as executor:
         futures = {executor.submit(grade_in_a_slot, student): student for student in pending}
         try:
-            for done, future in enumerate(as_completed(futures), start=1):
+            for future in as_completed(futures):
                 document = future.result()
-                with lock:
-                    print(progress_line(done, len(pending), started,
-                                        f"{futures[future]}: {document['score']:g}"), file=sys.stderr, flush=True)
                 failure = ClassResults.error(document)
+                progress.finished(futures[future], document["score"], failed=failure is not None)
                 streak = streak + 1 if failure is not None and failure == last_failure else int(failure is not None)
                 last_failure = failure
                 if streak >= FAILURES_IN_A_ROW:
@@ -256,12 +247,19 @@ def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> Class
         except BaseException as error:  # Ctrl-C, or the grader broken: stop the gradings under way
             executor.shutdown(cancel_futures=True, wait=False)
             grading.stop()
+            progress.close()
             if isinstance(error, BatchBroken):
                 ungraded = forget_failures(grading, pending, error.failure)
                 raise SystemExit(f"stopped: {FAILURES_IN_A_ROW} uploads in a row ended in the same autograder error, "
                                  f"the grader's failure, not theirs:\n  {error.failure}\n{ungraded} uploads stay "
                                  "ungraded: fix the grader (see logs/), then run the same command to resume") from None
+            if isinstance(error, KeyboardInterrupt):
+                ungraded = sum(not grading.result_path(student).exists() for student in pending)
+                raise SystemExit(f"stopped by Ctrl-C: the gradings under way were ended without a result, and "
+                                 f"{ungraded} of the {len(uploads)} uploads stay ungraded. Run the same command to "
+                                 "resume.") from None
             raise
+    progress.close()
     graded = ClassResults.load(grading.batch, students=uploads)
     graded.write_scores_csv(grading.batch / "scores.csv")
     (grading.batch / "failures.md").write_text(graded.failures_markdown())
