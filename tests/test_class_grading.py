@@ -27,12 +27,15 @@ from PIL import Image
 
 from autograder.instructor.batch_progress import BatchProgress
 from autograder.instructor.class_results import gradescope_submitters
-from autograder.instructor.grade_class import ClassGrading, GradingStopped, grade_class
+from autograder.instructor.grade_class import ClassGrading, GradingStopped, grade_class, special_files
+from autograder.instructor.ray_batch import RayBatch, node_facts
+from autograder.judge.processes import process_statuses
 from autograder.judge.sandbox import sandbox_python
 from autograder.rubric import load_rubric
 
 from .gradescope_layout import scratch_folder_under_tmp
 from .grading import GRADING_HANG_BOUND, failed_checks
+from .ray_cluster import RayCluster
 from .submissions.build import REPO, build_mutant, copy_solution
 from .submissions.hostile import HOSTILE
 from .submissions.mutants import MUTANTS
@@ -69,13 +72,20 @@ class Batch:
     python: str  # the interpreter submission code runs with
     output: str = ""
 
-    def run(self) -> str:
-        command = [sys.executable, "-m", "autograder.instructor.grade_class", str(self.uploads), "-o", str(self.folder),
-                   "--budget", "smoke", "--workers", "2", "--threads", "1", "--first-uid", str(FIRST_UID),
-                   "--sandbox-python", self.python]
-        finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=GRADING_HANG_BOUND)
+    def command(self, *options: str) -> list[str]:
+        return [sys.executable, "-m", "autograder.instructor.grade_class", str(self.uploads), "-o", str(self.folder),
+                "--budget", "smoke", "--workers", "2", "--threads", "1", "--first-uid", str(FIRST_UID),
+                "--sandbox-python", self.python, *options]
+
+    def run(self, *options: str) -> str:
+        finished = subprocess.run(self.command(*options), cwd=REPO, capture_output=True, text=True,
+                                  timeout=GRADING_HANG_BOUND)
         assert finished.returncode == 0, f"grade_class exited {finished.returncode}:\n{finished.stderr[-4000:]}"
         return finished.stdout + finished.stderr
+
+    def graded_once_each(self, output: str) -> list[str]:
+        """The students the progress lines of `output` say were graded, each as often as it says so."""
+        return sorted(re.findall(r"^\d+/\d+ graded, .*\((\S+): [^)]*\)$", output, re.M))
 
     def results(self) -> dict[str, dict]:
         return {p.stem: json.loads(p.read_text()) for p in (self.folder / "results").glob("*.json")}
@@ -323,3 +333,157 @@ def test_progress_off_a_terminal_is_a_line_per_finished_upload() -> None:
     assert len(lines) == 2, lines
     assert lines[0].startswith("1/3 graded, 2 running, 0 failed, ") and lines[1].startswith("2/3 graded, 1 running, 1 failed, ")
     assert lines[0].endswith("min left  (ada: 100)") and lines[1].endswith("(alan: autograder error)"), lines
+
+
+# Ray: the same batch on a two-node cluster on this machine (`pytest -k ray`). Last in this file: the
+# last test ends one of the nodes.
+RAY_FIRST_UID = 64200  # apart from the local batch's users
+RAY_UPLOADS = ("solution", "skeleton.zip", "mutant_no_shortcut", "hostile_write_results_json", "corrupt.zip")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[RayCluster]:
+    pytest.importorskip("ray", reason="grade_class --ray needs the cluster extra: pip install -e '.[cluster]'")
+    with scratch_folder_under_tmp("ray-") as root:
+        cluster = RayCluster(root)
+        try:
+            cluster.start()
+            yield cluster
+        finally:
+            cluster.stop()
+        assert cluster.processes() == [], "processes of the Ray cluster outlived it"
+
+
+def copy_uploads(source: Path, names: tuple[str, ...], target: Path) -> Path:
+    for name in names:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name, ignore=special_files)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source / name, target / name)
+    return target
+
+
+def grading_processes(first_uid: int) -> list[int]:
+    """run_autograder processes of the batch, and processes of its sandbox users, still running."""
+    left = []
+    for pid, status in process_statuses().items():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        uid = int(status.get("Uid", "0").split()[0])
+        if first_uid <= uid < first_uid + 16 or (b"run_autograder" in command and str(first_uid).encode() in command):
+            left.append(pid)
+    return left
+
+
+def test_ray_grades_a_batch_as_the_local_path_does(batch: Batch, ray_cluster: RayCluster, tmp_path: Path) -> None:
+    uploads = copy_uploads(batch.uploads, RAY_UPLOADS, tmp_path / "uploads")
+    on_ray = Batch(tmp_path / "batch", uploads, batch.python)
+    output = on_ray.run("--ray", ray_cluster.address, "--first-uid", str(RAY_FIRST_UID))
+    students = sorted(Path(name).stem for name in RAY_UPLOADS)
+    assert on_ray.graded_once_each(output) == students, output[-3000:]
+    local, remote = batch.results(), on_ray.results()
+    for student in students:
+        assert [(t["name"], t["score"], t["status"]) for t in remote[student]["tests"]] == [
+            (t["name"], t["score"], t["status"]) for t in local[student]["tests"]], student
+        assert remote[student].get("leaderboard") == local[student].get("leaderboard"), student
+        assert (on_ray.folder / "logs" / f"{student}.log").stat().st_size > 0
+    assert (on_ray.folder / "curves" / "solution.json").exists()
+    rows = {row["student"]: row for row in csv.DictReader(open(on_ray.folder / "scores.csv"))}
+    local_rows = {row["student"]: row for row in csv.DictReader(open(batch.folder / "scores.csv"))}
+    same = [column for column in rows["solution"] if column not in ("name", "email", "submitted")]
+    assert {s: [rows[s][c] for c in same] for s in students} == {s: [local_rows[s][c] for c in same] for s in students}
+    assert "5 already graded, 0 to grade" in on_ray.run("--ray", ray_cluster.address), "the same command resumes"
+    assert_no_grading_left()
+
+
+def test_ray_gives_a_gpu_profile_grading_the_node_with_a_gpu(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    grading = ClassGrading(tmp_path / "batch", budget="gpu", threads=1)
+    batch = RayBatch(ray_cluster.address, grading)
+    try:
+        options = batch.task_options()
+        assert options["num_gpus"] == 1 and options["num_cpus"] == 1, options
+        facts = ray.get(ray.remote(node_facts).options(**options).remote(), timeout=120)
+        gpu_nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("GPU")]
+        assert (facts["node"], facts["gpus"]) == (gpu_nodes[0], [0]), facts
+    finally:
+        batch.close()
+
+
+def skeleton_uploads(batch: Batch, folder: Path, count: int) -> Path:
+    folder.mkdir()
+    for student in range(count):
+        shutil.copy(batch.uploads / "skeleton.zip", folder / f"student{student}.zip")
+    return folder
+
+
+def start_ray_driver(batch: Batch, cluster: RayCluster, uploads: Path, folder: Path) -> tuple[Batch, subprocess.Popen]:
+    """grade_class --ray on `uploads`, running; once a grading runs under the second node's raylet."""
+    on_ray = Batch(folder, uploads, batch.python)
+    driver = subprocess.Popen(on_ray.command("--ray", cluster.address, "--first-uid", str(RAY_FIRST_UID)), cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    raylet, deadline = cluster.nodes[1].raylet(), time.monotonic() + 300
+    while not grading_under(raylet) and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not grading_under(raylet):
+        driver.kill()
+        pytest.fail(f"no grading ran on the second node:\n{driver.communicate()[0][-3000:]}")
+    return on_ray, driver
+
+
+def assert_no_grading_left() -> None:
+    deadline = time.monotonic() + 30
+    while grading_processes(RAY_FIRST_UID) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert grading_processes(RAY_FIRST_UID) == [], "a grading outlived its batch"
+
+
+def test_ray_ctrl_c_cancels_every_task_and_says_how_to_resume(batch: Batch, ray_cluster: RayCluster,
+                                                              tmp_path: Path) -> None:
+    uploads = skeleton_uploads(batch, tmp_path / "uploads", 3)
+    on_ray, driver = start_ray_driver(batch, ray_cluster, uploads, tmp_path / "batch")
+    driver.send_signal(signal.SIGINT)
+    output, _ = driver.communicate(timeout=180)
+    assert driver.returncode == 1 and "stopped by Ctrl-C" in output and "Run the same command to resume" in output, (
+        output[-3000:])
+    assert "Traceback" not in output, output[-3000:]
+    assert_no_grading_left()
+
+
+def test_ray_grades_the_uploads_of_a_lost_node_once_each(batch: Batch, ray_cluster: RayCluster,
+                                                         tmp_path: Path) -> None:
+    """The second node's raylet killed while it grades: its upload is graded again on the head, once."""
+    uploads = skeleton_uploads(batch, tmp_path / "uploads", 3)
+    on_ray, driver = start_ray_driver(batch, ray_cluster, uploads, tmp_path / "batch")
+    try:
+        os.kill(ray_cluster.nodes[1].raylet(), signal.SIGKILL)
+        output, _ = driver.communicate(timeout=GRADING_HANG_BOUND)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    assert driver.returncode == 0, output[-4000:]
+    assert on_ray.graded_once_each(output) == ["student0", "student1", "student2"], output[-3000:]
+    assert all(document["score"] == 0 and len(document["tests"]) == len(load_rubric())
+               for document in on_ray.results().values())
+    assert_no_grading_left()
+
+
+def grading_under(ancestor: int | None) -> bool:
+    """Whether a run_autograder process descends from `ancestor`."""
+    statuses = process_statuses()
+    parents = {pid: int(s["PPid"]) for pid, s in statuses.items() if "PPid" in s}
+    for pid in parents:
+        try:
+            if b"run_autograder" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+        except OSError:
+            continue
+        while pid in parents and pid != ancestor:
+            pid = parents[pid]
+        if pid == ancestor:
+            return True
+    return False

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..judge.resources import Resources, available
 from ..judge.results import Outcome, results_document, results_problems, write_atomically
-from ..judge.sandbox import kill_processes_of, resolve_user
+from ..judge.sandbox import kill_process_tree, kill_processes_of, resolve_user
 from ..rubric import course_standard, gradescope_timeout, load_rubric
 from ..training_profiles import fits, profile_device, profile_names, profile_needs
 from .uploads import prepare_graded_folder
@@ -118,6 +118,15 @@ def run_judge(command: list[str], cwd: Path, time_limit: float) -> str | None:
     """Run pytest, passing its output on (capped); the reason it failed to finish, or None."""
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
+    try:
+        return pass_on_output(process, time_limit)
+    finally:  # done, or stopped (SIGTERM: the batch that started this grading ended): nothing of it outlives it
+        if process.poll() is None:
+            kill_process_tree(process.pid)
+            process.wait()
+
+
+def pass_on_output(process: subprocess.Popen, time_limit: float) -> str | None:
     deadline, written = time.monotonic() + time_limit, 0
     os.set_blocking(process.stdout.fileno(), False)
     reason = None
@@ -189,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: the course's, rubric.toml's `training_threads`)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped batch: clean up (finally), write nothing
     layout, started = Layout(args.root.resolve()), time.monotonic()
     ids, output = None, ""
     try:
@@ -225,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                                                   "your submission was not graded and can be regraded then.")
     except Exception as error:  # the grader's own failure: still a valid, explained results.json
         document = every_check_failed(f"{type(error).__name__}: {error}")
-    if ids is not None:
-        kill_processes_of(ids[0])
+    finally:
+        if ids is not None:
+            kill_processes_of(ids[0])
     document["output"] = "\n\n".join(part for part in (output, document.get("output", "")) if part)
     document["execution_time"] = round(time.monotonic() - started, 1)
     write_atomically(layout.results, document)

@@ -1,10 +1,11 @@
 """How many submissions per hour batch grading gets through, and how that scales with workers.
 
-    python -m autograder.instructor.benchmark_class [--copies 4] [--workers 1 2] [--budget cpu]
+    python -m autograder.instructor.benchmark_class [--copies 4] [--workers 1 2] [--budget cpu] [--ray ADDRESS]
 
-Grades `--copies` copies of the solution with `grade_class`, once per worker count, each
-into a fresh batch folder, and prints the wall time and submissions per hour of each. Every
-grading trains with the course's thread count, however many workers share the cores.
+Grades `--copies` copies of the solution with `grade_class`, once per worker count (and once on
+the Ray cluster at ADDRESS), each into a fresh batch folder, and prints the wall time, the
+submissions per hour and the driver's own CPU time per submission of each. Every grading trains
+with the course's thread count, however many workers share the cores.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", default="cpu", choices=profile_names(), help="training profile (default: cpu)")
     parser.add_argument("--sandbox-python", default=sys.executable, help="as root: see grade_class --help")
     parser.add_argument("--first-uid", type=int, default=FIRST_UID, help="as root: see grade_class --help")
+    parser.add_argument("--ray", metavar="ADDRESS", help="also grade them on this Ray cluster (see grade_class --help)")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="benchmark-class-", dir="/tmp"))
     root.chmod(0o711)  # the sandbox users walk through it
@@ -38,19 +40,21 @@ def main(argv: list[str] | None = None) -> None:
         for copy in range(args.copies):
             shutil.copytree(REPO / "solutions", uploads / f"student{copy}", ignore=shutil.ignore_patterns("__pycache__"))
         rows = []
-        for workers in args.workers:
-            threads = course_standard().threads  # the standard: more workers share the cores, not the threads
+        threads = course_standard().threads  # the standard: more workers share the cores, not the threads
+        for workers in [*args.workers, *(["ray"] if args.ray else [])]:
             grading = ClassGrading(root / f"batch-{workers}", args.budget,
                                    sandbox_python=args.sandbox_python, first_uid=args.first_uid)
-            started = time.monotonic()
-            graded = grade_class(uploads, grading, workers)
-            seconds = time.monotonic() - started
+            started, driver = time.monotonic(), time.process_time()
+            on_ray = workers == "ray"
+            graded = grade_class(uploads, grading, 1 if on_ray else workers, ray=args.ray if on_ray else None)
+            seconds, driver = time.monotonic() - started, time.process_time() - driver
             scores = sorted(graded.scores().values())
-            rows.append(f"| {workers} | {threads} | {args.copies} | {seconds:.0f} s | {seconds / args.copies:.0f} s "
-                        f"| {3600 * args.copies / seconds:.1f} | {scores[0]:g}-{scores[-1]:g} |")
+            where = f"Ray cluster at {args.ray}" if on_ray else f"{workers} here"
+            rows.append(f"| {where} | {threads} | {args.copies} | {seconds:.0f} s | {seconds / args.copies:.0f} s "
+                        f"| {3600 * args.copies / seconds:.1f} | {driver / args.copies:.2f} s | {scores[0]:g}-{scores[-1]:g} |")
         print(f"\n{available().describe()}, {args.budget} profile, {args.copies} copies of the solution\n")
-        print("| workers | threads each | submissions | wall time | per submission | per hour | scores |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print("| workers | threads each | submissions | wall time | per submission | per hour | driver CPU each | scores |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         print("\n".join(rows))
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -24,9 +24,8 @@ stops it the same way and says how many stay ungraded; either way every process 
 is killed (its whole tree, and as root whatever its sandbox user still runs). Progress goes to
 stderr (`batch_progress`): a bar on a terminal, a line per finished upload otherwise.
 
-Beyond one machine, the unit is one `run_autograder` per upload: on Gradescope each upload gets
-a container of its own; on a cluster, give every array task one upload and one BATCH/work/<student>
-root and run `python -m autograder.instructor.grade_class` once more at the end to write the tables.
+Beyond one machine: `--ray ADDRESS` grades each upload as a task of a Ray cluster (`ray_batch`), into
+the same BATCH, with the same resume.
 """
 from __future__ import annotations
 
@@ -40,19 +39,25 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from data_scripts.subsets import ROOT_VARIABLE, dataset_root
 
 from ..gradescope.run_autograder import Layout, every_check_failed, judge_results
+from ..judge.processes import die_with_parent
 from ..judge.results import write_atomically
 from ..judge.sandbox import kill_process_tree, kill_processes_of, remove_tree, runs_python
 from ..training_profiles import profile_names
 from .batch_progress import BatchProgress
 from .class_results import SUBMITTERS_FILE, ClassResults, gradescope_submitters
 from .distribute import gradescope_entries, unpack, write_zip
+
+if TYPE_CHECKING:
+    from .ray_batch import RayBatch
 
 FIRST_UID = 64000  # as root, parallel slot i runs submission code as user id first_uid + i
 GRACE_SECONDS = 300  # beyond --time-limit, for run_autograder's own setup and cleanup
@@ -151,14 +156,14 @@ class ClassGrading:
         environment = {k: v for k, v in os.environ.items() if k != ROOT_VARIABLE}  # the data is source's copy
         with open(log, "wb") as output:
             process = subprocess.Popen(self.command(layout.root, slot), cwd=self.source, env=environment,
-                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                                       preexec_fn=die_with_parent)
             self.running[process] = slot
             try:
-                process.wait(timeout=self.time_limit + GRACE_SECONDS)
-                reason = None if process.returncode == 0 else f"run_autograder exited {process.returncode}"
-            except subprocess.TimeoutExpired:
+                reason = self.wait(process, slot)
+            except BaseException:  # a cancelled Ray task, an interrupt: this grading ends with it
                 self.kill(process, slot)
-                reason = f"grading did not finish within {self.time_limit + GRACE_SECONDS:.0f} s"
+                raise
             finally:
                 self.running.pop(process, None)
         if self.stopped.is_set():
@@ -170,6 +175,17 @@ class ClassGrading:
         write_atomically(self.result_path(student), document)  # last: its presence means "done"
         remove_tree(layout.root)
         return document
+
+    def wait(self, process: subprocess.Popen, slot: int) -> str | None:
+        """Wait for one grading; why it failed, or None. In short sleeps, so that an exception raised in this
+        thread (Ray's cancel) arrives at once."""
+        deadline = time.monotonic() + self.time_limit + GRACE_SECONDS
+        while process.poll() is None:
+            if time.monotonic() > deadline:
+                self.kill(process, slot)
+                return f"grading did not finish within {self.time_limit + GRACE_SECONDS:.0f} s"
+            time.sleep(0.2)
+        return None if process.returncode == 0 else f"run_autograder exited {process.returncode}"
 
     def kill(self, process: subprocess.Popen, slot: int) -> None:
         """End one grading: run_autograder, the judge and the worker are each in a session of their
@@ -198,8 +214,86 @@ def forget_failures(grading: ClassGrading, students: dict[str, Path], failure: s
     return ungraded
 
 
-def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> ClassResults:
-    """Grade every upload of `submissions` without a stored result, `workers` at a time."""
+def grade_or_explain(grading: ClassGrading, student: str, upload: Path, slot: int) -> dict:
+    """`grading.grade`, or for an upload that cannot even be copied, a stored results document saying so."""
+    try:
+        return grading.grade(student, upload, slot)
+    except GradingStopped:
+        raise
+    except Exception as error:  # recorded, and the batch goes on
+        document = every_check_failed(f"the upload could not be prepared ({type(error).__name__}: {error})")
+        write_atomically(grading.result_path(student), document)
+        return document
+
+
+class LocalBatch:
+    """Uploads graded on this machine, `workers` at a time, each slot with a sandbox user of its own."""
+
+    def __init__(self, grading: ClassGrading, workers: int) -> None:
+        self.grading, self.parallel = grading, workers
+        self.executor = ThreadPoolExecutor(max_workers=workers)
+        self.slots: queue.Queue[int] = queue.Queue()
+        for slot in range(workers):
+            self.slots.put(slot)
+
+    def grade(self, pending: dict[str, Path]) -> Iterator[tuple[str, dict]]:
+        """Grade every upload of `pending`; yield (student, results document) as each is stored."""
+        futures = {self.executor.submit(self.in_a_slot, student, upload): student for student, upload in pending.items()}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+    def in_a_slot(self, student: str, upload: Path) -> dict:
+        slot = self.slots.get()
+        try:
+            return grade_or_explain(self.grading, student, upload, slot)
+        finally:
+            self.slots.put(slot)
+
+    def stop(self) -> None:
+        """End the gradings under way without a result, and start no other."""
+        self.executor.shutdown(cancel_futures=True, wait=False)
+        self.grading.stop()
+
+    def close(self) -> None:
+        self.executor.shutdown()
+
+
+def grade_pending(batch: LocalBatch | RayBatch, grading: ClassGrading, pending: dict[str, Path], uploads: int) -> None:
+    """Grade `pending` through `batch` (a LocalBatch or a RayBatch), saying how far it is; stop it on Ctrl-C
+    or when the grader is broken, saying what stays ungraded."""
+    progress = BatchProgress(len(pending), batch.parallel)
+    streak, last_failure = 0, None  # uploads in a row (as they finish) that ended in the same grader failure
+    try:
+        for student, document in batch.grade(pending):
+            failure = ClassResults.error(document)
+            progress.finished(student, document["score"], failed=failure is not None)
+            streak = streak + 1 if failure is not None and failure == last_failure else int(failure is not None)
+            last_failure = failure
+            if streak >= FAILURES_IN_A_ROW:
+                raise BatchBroken(failure)
+    except BaseException as error:  # Ctrl-C, or the grader broken: stop the gradings under way
+        batch.stop()
+        progress.close()
+        if isinstance(error, BatchBroken):
+            ungraded = forget_failures(grading, pending, error.failure)
+            raise SystemExit(f"stopped: {FAILURES_IN_A_ROW} uploads in a row ended in the same autograder error, "
+                             f"the grader's failure, not theirs:\n  {error.failure}\n{ungraded} uploads stay "
+                             "ungraded: fix the grader (see logs/), then run the same command to resume") from None
+        if isinstance(error, KeyboardInterrupt):
+            ungraded = sum(not grading.result_path(student).exists() for student in pending)
+            raise SystemExit(f"stopped by Ctrl-C: the gradings under way were ended without a result, and "
+                             f"{ungraded} of the {uploads} uploads stay ungraded. Run the same command to "
+                             "resume.") from None
+        raise
+    finally:
+        batch.close()
+    progress.close()
+
+
+def grade_class(submissions: Path, grading: ClassGrading, workers: int, ray: str | None = None,
+                unsandboxed: bool = False) -> ClassResults:
+    """Grade every upload of `submissions` without a stored result: `workers` at a time here, or as tasks of
+    the Ray cluster at `ray` (`unsandboxed`: on nodes that run tasks without root too)."""
     uploads = uploads_in(submissions)
     for folder in ("results", "curves", "logs"):
         (grading.batch / folder).mkdir(parents=True, exist_ok=True)
@@ -207,59 +301,19 @@ def grade_class(submissions: Path, grading: ClassGrading, workers: int) -> Class
     if submitters:  # the export names who submitted what: scores.csv and the report will say so
         write_atomically(grading.batch / SUBMITTERS_FILE, submitters)
     pending = {s: u for s, u in uploads.items() if not grading.result_path(s).exists()}
+    where = f"on the Ray cluster at {ray}" if ray else f"with {workers} worker(s)"
     print(f"{len(uploads)} uploads in {submissions}: {len(uploads) - len(pending)} already graded, "
-          f"{len(pending)} to grade with {workers} worker(s)", flush=True)
+          f"{len(pending)} to grade {where}", flush=True)
     if pending:
         install_grader(grading.source)
-        if grading.as_root and not runs_python(grading.sandbox_python, grading.first_uid):
+        if not ray and grading.as_root and not runs_python(grading.sandbox_python, grading.first_uid):
             raise SystemExit(f"user id {grading.first_uid} cannot run {grading.sandbox_python} with torch: pass "
                              "--sandbox-python with an interpreter every user can read")
-    slots: queue.Queue[int] = queue.Queue()
-    for slot in range(workers):
-        slots.put(slot)
-
-    def grade_in_a_slot(student: str) -> dict:
-        slot = slots.get()
-        try:
-            return grading.grade(student, pending[student], slot)
-        except GradingStopped:
-            raise
-        except Exception as error:  # an upload that cannot even be copied: recorded, and the batch goes on
-            document = every_check_failed(f"the upload could not be prepared ({type(error).__name__}: {error})")
-            write_atomically(grading.result_path(student), document)
-            return document
-        finally:
-            slots.put(slot)
-
-    progress = BatchProgress(len(pending), workers)
-    streak, last_failure = 0, None  # uploads in a row (as they finish) that ended in the same grader failure
-    with ThreadPoolExecutor(max_workers=workers) as executor:
-        futures = {executor.submit(grade_in_a_slot, student): student for student in pending}
-        try:
-            for future in as_completed(futures):
-                document = future.result()
-                failure = ClassResults.error(document)
-                progress.finished(futures[future], document["score"], failed=failure is not None)
-                streak = streak + 1 if failure is not None and failure == last_failure else int(failure is not None)
-                last_failure = failure
-                if streak >= FAILURES_IN_A_ROW:
-                    raise BatchBroken(failure)
-        except BaseException as error:  # Ctrl-C, or the grader broken: stop the gradings under way
-            executor.shutdown(cancel_futures=True, wait=False)
-            grading.stop()
-            progress.close()
-            if isinstance(error, BatchBroken):
-                ungraded = forget_failures(grading, pending, error.failure)
-                raise SystemExit(f"stopped: {FAILURES_IN_A_ROW} uploads in a row ended in the same autograder error, "
-                                 f"the grader's failure, not theirs:\n  {error.failure}\n{ungraded} uploads stay "
-                                 "ungraded: fix the grader (see logs/), then run the same command to resume") from None
-            if isinstance(error, KeyboardInterrupt):
-                ungraded = sum(not grading.result_path(student).exists() for student in pending)
-                raise SystemExit(f"stopped by Ctrl-C: the gradings under way were ended without a result, and "
-                                 f"{ungraded} of the {len(uploads)} uploads stay ungraded. Run the same command to "
-                                 "resume.") from None
-            raise
-    progress.close()
+        if ray:
+            from .ray_batch import RayBatch  # here: it builds on this module, and Ray is an optional extra
+            grade_pending(RayBatch(ray, grading, unsandboxed), grading, pending, len(uploads))
+        else:
+            grade_pending(LocalBatch(grading, workers), grading, pending, len(uploads))
     graded = ClassResults.load(grading.batch, students=uploads)
     graded.write_scores_csv(grading.batch / "scores.csv")
     (grading.batch / "failures.md").write_text(graded.failures_markdown())
@@ -278,6 +332,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per grading (default: the course's standard, rubric.toml's "
                              "`training_threads`; give as many --workers as the cores hold)")
+    parser.add_argument("--ray", metavar="ADDRESS", default=None,
+                        help="grade on the Ray cluster at ADDRESS (`auto`: the one this machine belongs to), one "
+                             "task per upload, instead of --workers here (pip install -e '.[cluster]')")
+    parser.add_argument("--unsandboxed", action="store_true",
+                        help="with --ray: also grade on nodes that run tasks without root, where submission code "
+                             "runs unsandboxed (trusted uploads only)")
     parser.add_argument("--sandbox-python", default=sys.executable,
                         help="as root: the interpreter the sandbox users run (they must be able to read it)")
     parser.add_argument("--first-uid", type=int, default=FIRST_UID,
@@ -287,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"{args.submissions} is not a folder of uploads")
     grading = ClassGrading(args.out.resolve(), args.budget, args.time_limit, args.threads, args.sandbox_python,
                            args.first_uid)
-    graded = grade_class(args.submissions.resolve(), grading, max(1, args.workers))
+    graded = grade_class(args.submissions.resolve(), grading, max(1, args.workers), args.ray, args.unsandboxed)
     scores = sorted(graded.scores().values())
     if scores:
         print(f"{len(scores)} graded: median {scores[len(scores) // 2]:g}, lowest {scores[0]:g}, "

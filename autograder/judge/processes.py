@@ -7,12 +7,15 @@ sandbox (`sandbox.py`, `sandbox_cgroup.py`) is a Linux-as-root layer on top, imp
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 POSIX = os.name == "posix"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def own_process_group(portable: bool = False) -> dict:
@@ -20,6 +23,13 @@ def own_process_group(portable: bool = False) -> dict:
     if POSIX and not portable:
         return {"start_new_session": True}
     return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+
+
+def die_with_parent() -> None:
+    """For `preexec_fn`: on Linux the child gets SIGTERM when the thread that started it ends, so that a
+    grading whose batch was killed outright (a Ray node lost, a task force-cancelled) stops and cleans up."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def kill_process_group(process: subprocess.Popen, portable: bool = False) -> None:
