@@ -74,9 +74,11 @@ class SimulatedGPU(TorchFunctionMode):
             self._note(what, "")
 
     def _note(self, what: str, op: str) -> None:
+        if len(self.findings) >= MOST_FINDINGS:  # enough said: reading the stack is the costly part
+            return
         frames = [f for f in traceback.extract_stack() if Path(f.filename).resolve().is_relative_to(self.impl)]
         where = f"{Path(frames[-1].filename).name}, line {frames[-1].lineno}" if frames else "?"
-        if len(self.findings) < MOST_FINDINGS and all(f["where"] != where for f in self.findings):
+        if all(f["where"] != where for f in self.findings):
             self.findings.append({"what": what, "op": op, "where": where,
                                   "code": (frames[-1].line or "").strip() if frames else ""})
 
