@@ -239,6 +239,9 @@ MUTANTS = [
     mutant("evaluate_targets_left_behind", "train.py", EVALUATE_MOVE, "            inputs = inputs.to(device)\n            correct",
            {"test_evaluate_runs_where_the_model_is"},
            "evaluate compares predictions on the device with targets in host memory"),
+    mutant("evaluate_numpy_on_device", "train.py", "            correct += (model(inputs).argmax(dim=1) == targets).sum()\n",
+           "            correct += int((model(inputs).argmax(dim=1) == targets).numpy().sum())\n",
+           {"test_evaluate_runs_where_the_model_is"}, "evaluate calls .numpy() on a tensor on the GPU"),
     # what only the after-due-date comparison used to see (issue 19), now caught by a visible check
     mutant("basic_block_missing_middle_relu", "resnet.py", "out = F.relu(self.bn1(self.conv1(x)))\n        out = self.bn2",
            "out = self.bn1(self.conv1(x))\n        out = self.bn2",
