@@ -95,8 +95,9 @@ def node_facts() -> dict:
     return {"uid": os.getuid(), "node": ray.get_runtime_context().get_node_id(), "gpus": ray.get_gpu_ids()}
 
 
-def installed_grader(grader: bytes, digest: str) -> Path:
-    """This node's copy of the grader, unpacked once per grader version."""
+def installed_grader(grader: list, digest: str) -> Path:
+    """This node's copy of the grader, unpacked once per grader version. `grader` holds the ObjectRef of its
+    archive, inside a list so that Ray does not fetch the 20 MB for every task: only a node without it does."""
     home = Path(tempfile.gettempdir()) / NODE_FOLDER / digest
     source = home / "source"
     home.mkdir(parents=True, exist_ok=True)
@@ -104,13 +105,14 @@ def installed_grader(grader: bytes, digest: str) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (home / "installed").exists():
             shutil.rmtree(source, ignore_errors=True)
-            with tarfile.open(fileobj=io.BytesIO(grader)) as archive:
+            import ray
+            with tarfile.open(fileobj=io.BytesIO(ray.get(grader[0]))) as archive:
                 archive.extractall(source, filter="tar")
             (home / "installed").touch()
     return home
 
 
-def grade_on_node(options: dict, grader: bytes, digest: str, student: str, name: str, upload: bytes) -> dict:
+def grade_on_node(options: dict, grader: list, digest: str, student: str, name: str, upload: bytes) -> dict:
     """The Ray task: grade one upload on this node; its results document, curves and log."""
     try:
         return grade_here(options, grader, digest, student, name, upload)
@@ -123,7 +125,7 @@ def not_graded(reason: str) -> dict:
     return {"results": every_check_failed(reason), "curves": None, "log": reason.encode()}
 
 
-def grade_here(options: dict, grader: bytes, digest: str, student: str, name: str, upload: bytes) -> dict:
+def grade_here(options: dict, grader: list, digest: str, student: str, name: str, upload: bytes) -> dict:
     unsandboxed = options.pop("unsandboxed")
     if os.getuid() != 0 and not unsandboxed:  # a node that joined after the batch's check
         raise PermissionError("this node runs Ray tasks without root: submission code would run unsandboxed")
@@ -206,7 +208,7 @@ class RayBatch:
                 reason = f"the upload could not be prepared ({type(error).__name__}: {error})"
                 yield student, self.store(student, not_graded(reason))
                 continue
-            self.running[task.remote(options, grader_ref, digest, student, *archive)] = student
+            self.running[task.remote(options, [grader_ref], digest, student, *archive)] = student
         while self.running:
             done, _ = self.ray.wait(list(self.running), num_returns=1, timeout=POLL_SECONDS)
             for ref in done:
