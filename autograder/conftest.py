@@ -19,40 +19,26 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
-import torch
 
-from data_scripts.subsets import prepared_sha256
-
+from .grading_setup import (CLAIMS, CURVES, LEADERBOARD, OUTCOMES, SPEED, STARTED, budget, budget_line, resources,
+                            standard_applied, standard_line, threads, threads_line, time_limit_factor, time_shares)
 from .judge.feedback import explained, feedback
-from .judge.resources import Resources, available
-from .judge.results import Outcome, in_rubric_order, leaderboard_entry, results_document, write_atomically
+from .judge.results import Outcome, results_document, write_atomically
 from .judge.score_table import score_table, unchecked_points_line
-from .judge.speed import speed_factor
-from .judge.time_shares import TimeShares
 from .judge.worker_client import InProcessWorker, StudentTimeout, Submission, SubprocessWorker, Worker, WorkerCrashed
-from .rubric import Standard, course_standard, leaderboard, load_rubric, reference_seconds, unit_check_seconds
-from .training import shortfall_feedback, train_and_measure
-from .training_profiles import (TrainingCheck, calibration_problem, cpu_profile_names, grading_profile, load_profile,
-                                load_thresholds, profile_device, profile_names, profile_needs)
+from .rubric import leaderboard, load_rubric, rubric_entry, trained_networks
+from .training_profiles import profile_device, profile_names, profile_needs
 from .worker.package_loader import load_module
 
 if TYPE_CHECKING:  # the sandbox is Linux only: imported when --sandbox asks for one
     from .judge.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parent.parent
-OUTCOMES = pytest.StashKey[dict]()
-STARTED = pytest.StashKey[float]()
-CURVES = pytest.StashKey[dict]()
-LEADERBOARD = pytest.StashKey[list]()
-SPEED = pytest.StashKey[float]()
-BUDGET = pytest.StashKey[str]()
-RESOURCES = pytest.StashKey[Resources]()
-SHARES = pytest.StashKey[TimeShares]()
+# The trained-networks checks exist only where rubric.toml enables them.
+collect_ignore = [] if trained_networks().networks else ["test_trained_networks.py"]
 FULL_LIMIT = pytest.StashKey[bool]()  # on an item: whether its check ran with its own full time limit
 DESELECTED = pytest.StashKey[set]()
 SANDBOXED = pytest.StashKey[str]()  # what the sandbox could isolate, for the log
-GRADING_SEED = 0
-RESULTS_RESERVE = 10.0  # seconds of --time-limit kept back for writing results.json after the last check
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -97,82 +83,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED] = time.monotonic()
     config.stash[CURVES] = {}
     config.stash[LEADERBOARD] = []
+    config.stash[CLAIMS] = []
     config.stash[DESELECTED] = set()
     config.addinivalue_line("markers", "training: a check that trains a network (minutes, not seconds)")
-
-
-def resources(config: pytest.Config) -> Resources:
-    """The CPUs and memory this grading may use, read once: every check sees what the budget was chosen on."""
-    if RESOURCES not in config.stash:
-        config.stash[RESOURCES] = available()
-    return config.stash[RESOURCES]
-
-
-def machine_speed(config: pytest.Config) -> float:
-    """This machine's speed factor, measured once at the start (`speed.py`)."""
-    if SPEED not in config.stash:
-        config.stash[SPEED] = speed_factor(reference_seconds())
-    return config.stash[SPEED]
-
-
-def budget(config: pytest.Config) -> str:
-    """--budget, else the course's profile wherever it runs (`grading_profile`); never a choice by load."""
-    if BUDGET not in config.stash:
-        r = resources(config)
-        config.stash[BUDGET] = config.getoption("budget") or grading_profile(
-            course_standard().profile, r.cpus, r.memory_bytes, config.getoption("time_limit"), torch.cuda.is_available())
-    return config.stash[BUDGET]
-
-
-def budget_line(config: pytest.Config, r: Resources) -> str:
-    """Which training profile this grading runs and why: the course's standard, or why not."""
-    chosen, course = budget(config), course_standard().profile
-    if config.getoption("budget"):
-        return f"budget: the {chosen} profile (--budget); the course's standard is the {course} profile"
-    needs = (f" (the solution's grading needs {profile_needs(chosen).describe(r.cpus)})"
-             if profile_device(chosen) == "cpu" else f", on {profile_device(chosen)}")
-    if chosen == course:
-        return f"budget: the {chosen} profile, the course's standard{needs}"
-    why = ("it trains on CUDA, calibrated, which this machine lacks" if profile_device(course) == "cuda" else
-           f"it needs {profile_needs(course).describe(r.cpus)}; this machine has {r.describe()}"
-           + (f" and --time-limit {config.getoption('time_limit'):.0f} s" if config.getoption("time_limit") else ""))
-    return (f"budget: the {chosen} profile{needs}, NOT the course's standard: this machine cannot run the {course} "
-            f"profile ({why}). Gradescope grades under the {course} profile, so its training checks may score "
-            "differently there")
-
-
-def time_shares(config: pytest.Config) -> TimeShares:
-    """The overall --time-limit shared among the checks (`time_shares.py`), less what writing results needs."""
-    if SHARES not in config.stash:
-        limit = config.getoption("time_limit")
-        deadline = None if limit is None else config.stash[STARTED] + limit - RESULTS_RESERVE
-        config.stash[SHARES] = TimeShares(deadline, time_limit_factor(config), expected_seconds(budget(config)))
-    return config.stash[SHARES]
-
-
-def expected_seconds(profile: str) -> dict[str, float]:
-    """Check id -> what the reference solution takes on the reference machine: rubric.toml's figure for a unit
-    check, the calibrated median seconds for a training check."""
-    calibrated = load_thresholds(profile)
-    return {check.id: calibrated.get(check.id, {}).get("seconds", 0.0) if check.part == "training"
-            else unit_check_seconds() for check in load_rubric().values()}
-
-
-def threads(config: pytest.Config) -> int:
-    """Torch threads for the graded code: --threads, else the course's standard, on every machine."""
-    return config.getoption("threads") or course_standard().threads
-
-
-def threads_line(config: pytest.Config) -> str:
-    standard = course_standard().threads
-    if threads(config) == standard:
-        return f"torch threads: {standard}, the course's standard"
-    return f"torch threads: {threads(config)} (--threads); the course's standard is {standard}"
-
-
-def time_limit_factor(config: pytest.Config) -> float:
-    """What every check's time limit is multiplied by: --time-limit-scale times this machine's speed factor."""
-    return config.getoption("time_limit_scale") * machine_speed(config)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -230,7 +143,7 @@ def worker(pytestconfig: pytest.Config, sandbox: Sandbox | None) -> Iterator[Wor
 @pytest.fixture
 def student(worker: Worker, request: pytest.FixtureRequest) -> Iterator[Submission]:
     """The graded folder, under the check's time limit from the rubric."""
-    entry = load_rubric()[request.function.__name__]
+    entry = load_rubric()[request.node.name]
     if not request.config.getoption("inprocess"):
         shares = time_shares(request.config)
         allowed = shares.allowance(entry.id, entry.timeout * time_limit_factor(request.config))
@@ -253,48 +166,6 @@ def reference(pytestconfig: pytest.Config) -> Callable[[str], ModuleType]:
     return lambda module: load_module(folder, "reference_solution", module)
 
 
-@pytest.fixture
-def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], None]:
-    """Run the requesting training check under the budget profile and compare with its threshold."""
-
-    def run() -> None:
-        name, profile = request.function.__name__, budget(request.config)
-        check, calibrated = load_profile(profile)[name], load_thresholds(profile).get(name)
-        refuse_code_that_hung(student.worker, check)
-        problem = calibration_problem(profile, check, calibrated, prepared_sha256(check.dataset))
-        if problem:
-            raise RuntimeError(problem)
-        device = profile_device(profile)
-        if device == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"the {profile} profile trains on CUDA, which this machine lacks: choose a CPU profile "
-                               f"({', '.join(cpu_profile_names())})")
-        curve = train_and_measure(student.worker, check, seed=GRADING_SEED, device=device, threads=threads(request.config),
-                                  log=lambda line: print(line, flush=True))
-        request.config.stash[CURVES][name] = curve
-        accuracy, limit = curve.test_accuracy[-1], calibrated["threshold"]
-        request.config.stash[LEADERBOARD].append(leaderboard_entry(name, accuracy, limit))
-        summary = (f"test accuracy {accuracy:.1%} after {len(curve.test_accuracy)} epochs in {sum(curve.seconds):.0f}s "
-                   f"({profile} profile, {device}); the threshold is {limit:.1%}")
-        request.node.user_properties.append(("feedback", summary))
-        if accuracy < limit:
-            part = check.student_file
-            failed = [o.name for o in in_rubric_order(list(request.config.stash[OUTCOMES].values()))
-                      if o.part == part and not o.passed and o.visibility == "visible"]  # hidden ones stay hidden
-            raise AssertionError(shortfall_feedback(curve, calibrated, part, failed))
-
-    return run
-
-
-def refuse_code_that_hung(worker: Worker, check: TrainingCheck) -> None:
-    """A training check whose network or loop comes from a file whose code hung (or killed the worker) in an earlier
-    check fails at once with that error: training would wait out its long limit on the same code."""
-    for module in (check.module, "train" if check.student_loop else None):
-        if module and (found := worker.hung(module)):
-            what, earlier = found
-            raise type(earlier)(earlier.kind, f"this check trains code of {module}.py, and in an earlier check "
-                                              f"{what}: {earlier.summary}; so it was not trained", earlier.trace)
-
-
 def killed_note(config: pytest.Config, excinfo: pytest.ExceptionInfo | None) -> str:
     """For a worker killed outright in a container (its OOM killer sends SIGKILL): what memory there was."""
     error, memory = excinfo.value if excinfo else None, resources(config).memory_bytes
@@ -313,7 +184,7 @@ def cut_short(item: pytest.Item, excinfo: pytest.ExceptionInfo | None) -> str | 
     cut short by the grading's time left, it is not the student's failure, and this says whose it is."""
     if excinfo is None or FULL_LIMIT not in item.stash or not isinstance(explained(excinfo.value), StudentTimeout):
         return None
-    shares, entry = time_shares(item.config), load_rubric()[item.function.__name__]
+    shares, entry = time_shares(item.config), load_rubric()[item.name]
     if item.stash[FULL_LIMIT]:
         shares.record_hang(f"{entry.number} ({entry.id})")
         return None
@@ -323,29 +194,29 @@ def cut_short(item: pytest.Item, excinfo: pytest.ExceptionInfo | None) -> str | 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     report = (yield).get_result()
-    function = getattr(item, "function", None)
-    points = getattr(function, "__weight__", None)
-    if points is None or (report.when != "call" and not report.failed):
+    entry = rubric_entry(item)
+    if entry is None or (report.when != "call" and not report.failed):
         return
+    function = item.function
     text = "\n".join(v for k, v in item.user_properties if k == "feedback")
     if not report.passed:
         text = cut_short(item, call.excinfo) or "\n".join(
             t for t in (text, feedback(function, call.excinfo), killed_note(item.config, call.excinfo)) if t)
     if report.failed:
         report.longrepr = text
-    entry = load_rubric()[function.__name__]
     doc = (function.__doc__ or function.__name__).strip().splitlines()[0]
+    if hasattr(item, "callspec"):  # one network of a parametrized check
+        doc += f": {item.callspec.id}"
     item.config.stash[OUTCOMES][item.nodeid] = Outcome(
         name=f"{entry.number} {doc}", number=entry.number, part=entry.part,
-        points=float(points) if report.passed else 0.0, max_points=float(points),
-        visibility=function.__visibility__, feedback=text)
+        points=entry.points if report.passed else 0.0, max_points=entry.points,
+        visibility=entry.visibility, feedback=text)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The checks in the order they will run: each keeps time for those after it (`time_shares.py`)."""
     if not session.config.getoption("inprocess"):
-        time_shares(session.config).order = [item.function.__name__ for item in session.items
-                                             if hasattr(getattr(item, "function", None), "__weight__")]
+        time_shares(session.config).order = [item.name for item in session.items if rubric_entry(item)]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -353,8 +224,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     parts = config.getoption("part")
     if not parts:
         return
-    rubric = load_rubric()
-    kept = [item for item in items if rubric[item.function.__name__].part in parts]
+    kept = [item for item in items if (entry := rubric_entry(item)) and entry.part in parts]
     if len(kept) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept
@@ -362,8 +232,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
     for item in items:
-        if hasattr(getattr(item, "function", None), "__weight__"):
-            item.config.stash[DESELECTED].add(item.function.__name__)
+        if rubric_entry(item):
+            item.config.stash[DESELECTED].add(item.name)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -398,20 +268,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
              f"{', '.join(too_slow)} (nothing in your code caused it). Resubmit, or ask your instructor for a "
              "regrade."] if too_slow else []
     lines.append(f"Graded under {standard_line(standard)}.")
-    write_atomically(Path(path), results_document(outcomes, seconds, board, output="\n".join(lines),
-                                                  extra={"standard": standard, "not_graded": too_slow}))
+    claims = session.config.stash[CLAIMS]
+    note = "\n".join(f"Trained {c['network']}: {c['measured']:.1%} measured on the grading test images, "
+                     f"{c['claimed']:.1%} in the submitted history: more apart than sampling explains." for c in claims)
+    extra = {"standard": standard, "not_graded": too_slow} | ({"trained_claims": claims} if claims else {})
+    write_atomically(Path(path), results_document(outcomes, seconds, board, output="\n".join(lines), extra=extra,
+                                                  instructor_note=note))
 
 
-def standard_line(applied: dict) -> str:
-    """The standard a grading applied, in words, beside the course's when it is another."""
-    used = Standard(applied["profile"], applied["threads"]).describe()
-    return used + (", the course's standard" if applied["course"] else
-                   f"; the course's standard is {course_standard().describe()}")
-
-
-def standard_applied(config: pytest.Config) -> dict:
-    """The standard this grading applied: its profile, threads and thresholds, and whether it is the course's."""
-    profile, course = budget(config), course_standard()
-    return {"profile": profile, "threads": threads(config),
-            "course": (profile, threads(config)) == (course.profile, course.threads),
-            "thresholds": {name: entry["threshold"] for name, entry in load_thresholds(profile).items()}}

@@ -23,8 +23,13 @@ VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
 F = TypeVar("F", bound=Callable)
 
 
+TRAINED_PART = "trained networks"
+
+
 @dataclass(frozen=True)
 class Check:
+    """One check: its id is its pytest item's name (the function's, or `test_trained_network[NAME]`)."""
+
     id: str
     part: str
     number: str
@@ -47,7 +52,52 @@ def load_rubric(path: Path = RUBRIC_FILE) -> dict[str, Check]:
                 raise ValueError(f"{path}: {entry['id']} is listed twice")
             checks[entry["id"]] = Check(entry["id"], part["name"], f"{p}.{c}", float(entry["points"]), vis,
                                         float(entry.get("timeout", data["timeout"])))
+    trained = trained_networks(path)
+    for c, network in enumerate(trained.networks, start=1):
+        check_id = f"test_trained_network[{network.name}]"
+        checks[check_id] = Check(check_id, TRAINED_PART, f"{len(data['part']) + 1}.{c}", network.points, "visible",
+                                 trained.timeout)
     return checks
+
+
+@dataclass(frozen=True)
+class TrainedNetwork:
+    """A network students train on their own GPU and submit as checkpoints/NAME.pt with its history NAME.json."""
+
+    name: str
+    module: str
+    factory: str
+    kwargs: dict
+    dataset: str
+    accuracy: float  # what the check asks, on the grading test images
+    points: float
+
+
+@dataclass(frozen=True)
+class TrainedNetworks:
+    """rubric.toml's [trained]: the networks (none unless enabled), the size cap and each check's time."""
+
+    networks: tuple[TrainedNetwork, ...]
+    max_bytes: int
+    timeout: float
+    seconds: float  # what evaluating one takes on the reference machine, kept for each still to come
+
+
+@cache
+def trained_networks(path: Path = RUBRIC_FILE) -> TrainedNetworks:
+    data = tomllib.loads(path.read_text())
+    section = data.get("trained", {})
+    listed = section.get("networks", []) if section.get("enabled", False) else []
+    for n in listed:
+        if not str(n["name"]).isidentifier():  # it names files: checkpoints/NAME.pt
+            raise ValueError(f"{path}: trained network name {n['name']!r} is not a plain name")
+        if "accuracy" not in n:
+            raise ValueError(f"{path}: trained network {n['name']} has no accuracy: set the one your solution's run "
+                             "supports (README, \"Grading the networks students trained\")")
+    networks = tuple(TrainedNetwork(n["name"], n["module"], n["factory"], dict(n.get("kwargs", {})), n["dataset"],
+                                    float(n["accuracy"]), float(n["points"])) for n in listed)
+    return TrainedNetworks(networks, int(float(section.get("max_megabytes", 100)) * 2**20),
+                           float(section.get("timeout", data["timeout"])), float(section.get("seconds", 0.0)))
 
 
 def number_order(number: str) -> tuple[int, ...]:
@@ -109,3 +159,9 @@ def check(func: F) -> F:
     if entry is None:
         raise LookupError(f"{func.__name__} is not in {RUBRIC_FILE.name}: give it points there")
     return visibility(entry.visibility)(number(entry.number)(weight(entry.points)(func)))
+
+
+def rubric_entry(item: object) -> Check | None:
+    """The rubric check a pytest item grades, if it is one: looked up by the item's name, so each network of a
+    parametrized check has an entry of its own."""
+    return load_rubric().get(getattr(item, "name", ""))

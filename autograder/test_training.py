@@ -7,11 +7,55 @@ so a failure points at one or the other.
 """
 from __future__ import annotations
 
-import pytest
+from typing import Callable
 
+import pytest
+import torch
+
+from data_scripts.subsets import prepared_sha256
+
+from .grading_setup import CURVES, LEADERBOARD, OUTCOMES, budget, threads
+from .judge.results import in_rubric_order, leaderboard_entry
+from .judge.worker_client import Submission
 from .rubric import check
+from .training import refuse_code_that_hung, shortfall_feedback, train_and_measure
+from .training_profiles import calibration_problem, cpu_profile_names, load_profile, load_thresholds, profile_device
 
 pytestmark = pytest.mark.training
+GRADING_SEED = 0
+
+
+@pytest.fixture
+def learns(student: Submission, request: pytest.FixtureRequest) -> Callable[[], None]:
+    """Run the requesting training check under the budget profile and compare with its threshold."""
+
+    def run() -> None:
+        name, profile = request.function.__name__, budget(request.config)
+        check, calibrated = load_profile(profile)[name], load_thresholds(profile).get(name)
+        refuse_code_that_hung(student.worker, [m for m in (check.module, "train" if check.student_loop else None) if m],
+                              "trains")
+        problem = calibration_problem(profile, check, calibrated, prepared_sha256(check.dataset))
+        if problem:
+            raise RuntimeError(problem)
+        device = profile_device(profile)
+        if device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"the {profile} profile trains on CUDA, which this machine lacks: choose a CPU profile "
+                               f"({', '.join(cpu_profile_names())})")
+        curve = train_and_measure(student.worker, check, seed=GRADING_SEED, device=device,
+                                  threads=threads(request.config), log=lambda line: print(line, flush=True))
+        request.config.stash[CURVES][name] = curve
+        accuracy, limit = curve.test_accuracy[-1], calibrated["threshold"]
+        request.config.stash[LEADERBOARD].append(leaderboard_entry(name, accuracy, limit))
+        summary = (f"test accuracy {accuracy:.1%} after {len(curve.test_accuracy)} epochs in {sum(curve.seconds):.0f}s "
+                   f"({profile} profile, {device}); the threshold is {limit:.1%}")
+        request.node.user_properties.append(("feedback", summary))
+        if accuracy < limit:
+            part = check.student_file
+            failed = [o.name for o in in_rubric_order(list(request.config.stash[OUTCOMES].values()))
+                      if o.part == part and not o.passed and o.visibility == "visible"]  # hidden ones stay hidden
+            raise AssertionError(shortfall_feedback(curve, calibrated, part, failed))
+
+    return run
 
 
 @check

@@ -79,3 +79,13 @@ def shortfall_feedback(curve: Curve, calibrated: dict, part: str, failed_units: 
         lines.append(f"The unit checks of {part} that ran pass: look at what reaches the output (does it depend on "
                      "the input?) and, for the loop, at the optimizer steps.")
     return "\n".join(lines)
+
+
+def refuse_code_that_hung(worker: Worker, modules: list[str], what: str) -> None:
+    """A check that runs the code of `modules` fails at once with the error of an earlier check in which that code
+    hung (or killed the worker): it would wait out its own long limit on the same code. `what` it does, in words."""
+    for module in modules:
+        if found := worker.hung(module):
+            earlier_step, earlier = found
+            raise type(earlier)(earlier.kind, f"this check {what} code of {module}.py, and in an earlier check "
+                                              f"{earlier_step}: {earlier.summary}; so it was not run", earlier.trace)

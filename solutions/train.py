@@ -1,14 +1,18 @@
 """Training loop of the lab: one epoch of training, evaluation, and the `fit` driver around them."""
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Sized
 
 import torch
 from torch import nn
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+# Where fit(..., checkpoint=NAME) saves what it trained: submit this folder's files with your code.
+CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 
 
 def train_one_epoch(
@@ -70,6 +74,7 @@ class History:
     train_loss: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)  # fit's arguments, the device and torch's version
 
 
 def fit(
@@ -84,6 +89,7 @@ def fit(
     momentum: float = 0.9,
     label_smoothing: float = 0.1,
     log: Callable[[str], None] | None = print,
+    checkpoint: str | None = None,
 ) -> History:
     """Train with SGD (Nesterov momentum) and a one-cycle learning rate stepped every batch.
 
@@ -92,6 +98,8 @@ def fit(
 
     `train_loader` must have a length (batches per epoch) for the schedule. After every
     epoch the test accuracy is measured and, if `log` is given, one line is reported.
+    With `checkpoint="resnet18"`, the trained weights and the history are saved as
+    checkpoints/resnet18.pt and checkpoints/resnet18.json (`save_checkpoint`).
     """
     if not isinstance(train_loader, Sized):
         raise TypeError("fit needs a train_loader with a len() to plan the learning-rate schedule")
@@ -103,7 +111,9 @@ def fit(
         optimizer, max_lr=lr, total_steps=epochs * len(train_loader), pct_start=0.25
     )
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    history = History()
+    history = History(settings=dict(epochs=epochs, lr=lr, weight_decay=weight_decay, momentum=momentum,
+                                    label_smoothing=label_smoothing, batch_size=getattr(train_loader, "batch_size", None),
+                                    device=str(device), torch=torch.__version__))
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         loss = train_one_epoch(model, train_loader, optimizer, criterion, device, scheduler)
@@ -114,4 +124,18 @@ def fit(
         if log is not None:
             log(f"epoch {epoch:>2}/{epochs}  train loss {loss:.4f}  test accuracy {accuracy:6.2%}  "
                 f"{history.seconds[-1]:.1f}s")
+    if checkpoint is not None:
+        save_checkpoint(model, history, checkpoint)
     return history
+
+
+def save_checkpoint(model: nn.Module, history: History, name: str, folder: Path = CHECKPOINTS) -> Path:
+    """Save the model's weights as folder/NAME.pt (its state_dict, on the CPU) and its history as NAME.json.
+
+    A state_dict holds tensors only, so the grader can load it without running anything;
+    it loads it into the architecture your submitted code builds, so submit the code you trained.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder / f"{name}.pt")
+    (folder / f"{name}.json").write_text(json.dumps(asdict(history), indent=1) + "\n")
+    return folder / f"{name}.pt"

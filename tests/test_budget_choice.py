@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from autograder import conftest as grading
+from autograder import grading_setup as grading
 
 from autograder.gradescope.run_autograder import ContainerTooSmall, check_container
 from autograder.judge.resources import Resources

@@ -82,7 +82,7 @@ def test_links_oversized_files_and_broken_zips_are_refused(tmp_path: Path) -> No
     assert result.taken == {}
     assert "SECRET" not in (tmp_path / "graded" / "resnet.py").read_text()
     reasons = "\n".join(result.ignored)
-    for expected in ("resnet.py (not a regular file)", "train.py (larger than 1024 KiB)",
+    for expected in ("resnet.py (not a regular file)", "train.py (larger than 1 MiB)",
                      "broken.zip (unreadable zip", "linked.zip:senet.py (a link)"):
         assert expected in reasons
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder import training_profiles
+from autograder.instructor import calibrate
 from autograder.instructor.calibrate import FALSE_FAIL, RULES, p_below, threshold, verify
 from autograder.training_profiles import (THRESHOLDS_FILE, TRAINING_CODE, calibration_problem, cpu_profile_names,
                                           load_profile, load_thresholds, profile_names, profile_needs, threshold_rule)
@@ -92,7 +93,7 @@ def test_a_grading_on_other_prepared_images_is_an_autograder_error(raw_dir: Path
 def test_the_course_profile_keeps_time_for_every_check_within_its_needs() -> None:
     """What a grading keeps for the checks to come (rubric.toml's unit_check_seconds, the calibrated training
     seconds) adds up to no more than the profile's measured needs: time shares never refuse the solution."""
-    from autograder.conftest import expected_seconds
+    from autograder.grading_setup import expected_seconds
 
     for budget in cpu_profile_names():
         assert sum(expected_seconds(budget).values()) <= profile_needs(budget).seconds_one_cpu, budget
@@ -111,3 +112,31 @@ def test_verify_fails_on_training_code_changed_since_calibration(edited: str, tm
     assert verify() == 1
     out = capsys.readouterr().out
     assert f"calibrated on other training code ({edited} changed)" in out, out
+
+
+def test_confirm_unchanged_records_code_that_trains_alike_and_refuses_code_that_does_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """A comment in the solution's train.py leaves LeNet-5's smoke run as recorded: confirmed, the threshold records
+    the new code and --verify passes. A train_one_epoch that no longer steps its scheduler moves the curve: refused,
+    nothing written."""
+    for name in [f"solutions/{p.name}" for p in (REPO / "solutions").glob("*.py")] + list(TRAINING_CODE):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes((REPO / name).read_bytes())
+    thresholds = tmp_path / "thresholds.json"
+    thresholds.write_bytes(THRESHOLDS_FILE.read_bytes())
+    monkeypatch.setattr(training_profiles, "REPO", tmp_path)
+    monkeypatch.setattr(training_profiles, "THRESHOLDS_FILE", thresholds)
+    monkeypatch.setattr(calibrate, "THRESHOLDS_FILE", thresholds)
+    train, check = tmp_path / "solutions" / "train.py", "test_train_lenet5_mnist"
+    lenet = {check: load_profile("smoke")[check]}
+    train.write_text(train.read_text() + "\n# a comment\n")
+    assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions") == 0, capsys.readouterr().out
+    assert "same curve" in capsys.readouterr().out
+    recorded = json.loads(thresholds.read_text())["smoke"][check]["training_code"]
+    assert recorded["solutions/train.py"] == training_profiles.training_code()["solutions/train.py"]
+
+    train.write_text(train.read_text().replace("            scheduler.step()\n", "            pass\n"))
+    before = thresholds.read_bytes()
+    assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions") == 1
+    assert f"error: training moved for {check}" in capsys.readouterr().out
+    assert thresholds.read_bytes() == before

@@ -15,6 +15,14 @@ and the training code (the solution's files, the grader's training code, torch's
 
     python -m autograder.instructor.calibrate --verify   # do the thresholds hold for the code and data now?
     python -m autograder.instructor.calibrate --table    # the calibration table of every profile
+    python -m autograder.instructor.calibrate --budget cpu --confirm-unchanged   # after a change that trains alike
+
+A change to the training code that leaves training as it was (a refactor, a comment, a given function
+training never calls) need not cost a calibration: --confirm-unchanged trains the solution's seed-0 run of
+each check at the course's thread count and, if every per-epoch accuracy equals the recorded curve's,
+records the code now as what the thresholds were calibrated on. Any change in the arithmetic moves some
+epoch's accuracy (a count of test images), so an equal curve is the evidence; a moved one asks for a
+calibration.
 
 The model: a correct upload's final accuracy is a draw from the normal distribution the
 samples come from. The threshold is a prediction bound for one new draw,
@@ -52,7 +60,8 @@ from ..judge.worker_client import SubprocessWorker
 from ..rubric import course_standard
 from ..training import train_and_measure
 from ..training_profiles import (THRESHOLDS_FILE, TrainingCheck, calibrated_on, calibration_problem, load_profile,
-                                 load_thresholds, profile_device, profile_names, threshold_rule, training_code_changes)
+                                 load_thresholds, profile_device, profile_names, threshold_rule, training_code,
+                                 training_code_changes)
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / ".calibration"
@@ -216,6 +225,40 @@ def verify() -> int:
     return 1 if problems else 0
 
 
+def confirm_unchanged(budget: str, checks: dict[str, TrainingCheck], solutions: Path) -> int:
+    """Train the solution's seed-0 run of `checks` at the course's thread count; where every curve equals its
+    recorded one, record the training code now in their thresholds.json entries. 1 (and nothing written) if any
+    curve moved, or a threshold does not hold for the images and settings now."""
+    thresholds, threads = load_thresholds(budget), course_standard().threads
+    problems = [p for check in checks.values() if (p := calibration_problem(
+        budget, check, thresholds.get(check.name), prepared_sha256(check.dataset)))]
+    if problems:
+        print("\n".join(f"error: {p}" for p in problems))
+        return 1
+    moved = []
+    worker = SubprocessWorker(solutions.resolve())
+    try:
+        for name, check in checks.items():
+            curve = [round(a, 4) for a in train_and_measure(worker, check, seed=0, device=profile_device(budget),
+                                                            threads=threads).test_accuracy]
+            recorded = thresholds[name]["curve"]
+            print(f"{name:36s} {'same curve' if curve == recorded else 'MOVED'}: {' '.join(f'{a:.4f}' for a in curve)}",
+                  flush=True)
+            if curve != recorded:
+                moved.append(f"{name} (recorded {' '.join(f'{a:.4f}' for a in recorded)})")
+    finally:
+        worker.close()
+    if moved:
+        print(f"error: training moved for {'; '.join(moved)}: calibrate `--budget {budget}` instead")
+        return 1
+    document = json.loads(THRESHOLDS_FILE.read_text())
+    for name in checks:
+        document[budget][name]["training_code"] = training_code()
+    write_atomically(THRESHOLDS_FILE, document)
+    print(f"every curve as recorded: {THRESHOLDS_FILE} [{budget}] now records the training code here")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", default=course_standard().profile, choices=profile_names(),
@@ -236,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify", action="store_true",
                         help="calibrate nothing: say whether the thresholds hold for the code, images and settings now")
     parser.add_argument("--table", action="store_true", help="calibrate nothing: print the calibration table")
+    parser.add_argument("--confirm-unchanged", action="store_true",
+                        help="calibrate nothing: show that the training code now trains the solution's seed-0 runs "
+                             "exactly as recorded, and if so record it")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill ends the training workers too (finally)
     if args.verify:
@@ -249,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     checks = load_profile(args.budget)
     if args.checks:
         checks = {name: checks[name] for name in args.checks}
+    if args.confirm_unchanged:
+        return confirm_unchanged(args.budget, checks, args.solutions)
     folders = {"solution": args.solutions.resolve()} | {folder.name: folder.resolve() for folder in args.also}
     fingerprint = {name: calibrated_on(check) for name, check in checks.items()}
     runs = planned_runs(checks, args.seeds, args.threads, args.solutions, args.also)

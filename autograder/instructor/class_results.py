@@ -188,6 +188,13 @@ class ClassResults:
         errors = {s: e for s, e in ((s, self.error(d)) for s, d in self.results.items()) if e}
         if errors:
             lines += ["", "## Not graded", ""] + [f"- {student}: {error}" for student, error in errors.items()]
+        claims = [(s, c) for s, d in self.results.items() for c in d.get("extra_data", {}).get("trained_claims", [])]
+        if claims:
+            lines += ["", "## Trained networks whose history claims another accuracy", "",
+                      "Measured on the grading test images beside the last epoch of the submitted history, further "
+                      "apart than sampling explains: were the checkpoint and its history saved by the same run?", ""]
+            lines += [f"- {student}: {claim['network']} measured {claim['measured']:.1%}, "
+                      f"claimed {claim['claimed']:.1%}" for student, claim in claims]
         regrades = self.to_regrade()
         if regrades:
             lines += ["", "## To regrade", "", "Delete their results/<student>.json and run grade_class again.", ""]

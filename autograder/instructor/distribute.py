@@ -24,7 +24,8 @@ from ..rubric import load_rubric
 REPO = Path(__file__).resolve().parents[2]
 GRADER = REPO / "autograder"
 SHARED = ("assignment", "autograder", "data_scripts", "pyproject.toml", "ASSIGNMENT_SPEC.md")
-NEVER = {"__pycache__", ".curves", "prepared", ".pytest_cache"}
+# Never shipped: caches, the prepared data and downloads, and networks trained with fit(..., checkpoint=...).
+NEVER = {"__pycache__", ".curves", "prepared", "downloads", ".pytest_cache", "checkpoints"}
 # The grader's folders students do not get: the tools that need the solution, and Gradescope's machinery.
 INSTRUCTOR_FOLDERS = ("instructor", "gradescope")
 

@@ -75,10 +75,13 @@ def leaderboard_entry(check: str, accuracy: float, threshold: float) -> dict:
 
 
 def results_document(outcomes: list[Outcome], seconds: float, leaderboard: list[dict] | None = None,
-                     output: str = "", extra: dict | None = None) -> dict:
+                     output: str = "", extra: dict | None = None, instructor_note: str = "") -> dict:
     """The results.json body (https://gradescope-autograders.readthedocs.io/en/latest/specs/), with a
-    leaderboard and `extra_data` (kept by Gradescope, shown to no one) when given them."""
+    leaderboard and `extra_data` (kept by Gradescope, shown to no one) when given them, and an instructor's
+    note as a hidden test of no points (Gradescope shows hidden tests to the course staff alone)."""
     ordered = in_rubric_order(outcomes)
+    note = [{"name": "For the instructor", "score": 0.0, "max_score": 0.0, "status": "failed",
+             "output": instructor_note, "visibility": "hidden"}] if instructor_note else []
     return {**({"leaderboard": leaderboard} if leaderboard else {}), **({"extra_data": extra} if extra else {}),
         "score": round(sum(o.points for o in ordered), 4),
         "execution_time": round(seconds, 1),
@@ -89,7 +92,7 @@ def results_document(outcomes: list[Outcome], seconds: float, leaderboard: list[
             {"name": o.name, "number": o.number, "score": o.points, "max_score": o.max_points,
              "status": "passed" if o.passed else "failed", "output": o.feedback, "visibility": o.visibility}
             for o in ordered
-        ],
+        ] + note,
     }
 
 

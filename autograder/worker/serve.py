@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import import_policy, loop_requests, module_requests, training_requests, wire
+from . import checkpoint_requests, import_policy, loop_requests, module_requests, training_requests, wire
 from .contract import StudentError
 from .session import Session
 
@@ -47,6 +47,7 @@ HANDLERS: dict[str, Callable[..., Any]] = {
     "training_epoch": training_requests.training_epoch,
     "training_predict": training_requests.training_predict,
     "training_end": training_requests.training_end,
+    "trained_predict": checkpoint_requests.trained_predict,
 }
 
 

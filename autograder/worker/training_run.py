@@ -52,7 +52,6 @@ class TrainingRun:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.batches = TensorBatches(images, labels, settings.batch_size, mean=mean, std=std,
                                      crop_padding=settings.crop_padding, flip=settings.flip, device=device, seed=seed)
-        self.mean, self.std = mean, std
         self.device = device
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=settings.lr, momentum=settings.momentum,
                                          nesterov=settings.nesterov, weight_decay=settings.weight_decay)
@@ -79,15 +78,18 @@ class TrainingRun:
             samples += len(y)
         return loss_sum.item() / samples
 
-    @torch.no_grad()
-    def predict(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-        """Logits for uint8 images (N, C, H, W), in eval mode."""
-        self.model.eval()
-        mean = torch.tensor(self.mean, device=self.device).view(1, -1, 1, 1) * 255
-        std = torch.tensor(self.std, device=self.device).view(1, -1, 1, 1) * 255
-        outputs = []
-        for start in range(0, len(images), batch_size):
-            x = (images[start:start + batch_size].to(self.device).float() - mean) / std
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                outputs.append(self.model(x).float().cpu())
-        return torch.cat(outputs)
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        return predict(self.model, images, self.device)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 256) -> torch.Tensor:
+    """Logits for uint8 images (N, C, H, W), normalised as in training (NORMALISATION), in eval mode."""
+    model.eval()
+    mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) * 255 for v in NORMALISATION[images.shape[1]])
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        x = (images[start:start + batch_size].to(device).float() - mean) / std
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            outputs.append(model(x).float().cpu())
+    return torch.cat(outputs)

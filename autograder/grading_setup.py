@@ -1,0 +1,116 @@
+"""What one grading applies, chosen once per pytest session and kept in its stash: the machine's resources and
+speed, the training profile (the course's standard, `--budget`), the torch threads and the time shares.
+
+Nothing here looks at the machine's load: the same code and the same course settings get the same standard.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from .judge.resources import Resources, available
+from .judge.speed import speed_factor
+from .judge.time_shares import TimeShares
+from .rubric import (TRAINED_PART, Standard, course_standard, load_rubric, reference_seconds, trained_networks,
+                     unit_check_seconds)
+from .training_profiles import grading_profile, load_thresholds, profile_device, profile_needs
+
+STARTED = pytest.StashKey[float]()
+SPEED = pytest.StashKey[float]()
+BUDGET = pytest.StashKey[str]()
+RESOURCES = pytest.StashKey[Resources]()
+SHARES = pytest.StashKey[TimeShares]()
+OUTCOMES = pytest.StashKey[dict]()  # what the checks recorded: their outcomes, training curves, leaderboard
+CURVES = pytest.StashKey[dict]()
+LEADERBOARD = pytest.StashKey[list]()
+CLAIMS = pytest.StashKey[list]()  # trained networks whose measured accuracy is far from their history's
+RESULTS_RESERVE = 10.0  # seconds of --time-limit kept back for writing results.json after the last check
+
+
+def resources(config: pytest.Config) -> Resources:
+    """The CPUs and memory this grading may use, read once: every check sees what the budget was chosen on."""
+    if RESOURCES not in config.stash:
+        config.stash[RESOURCES] = available()
+    return config.stash[RESOURCES]
+
+
+def machine_speed(config: pytest.Config) -> float:
+    """This machine's speed factor, measured once at the start (`speed.py`)."""
+    if SPEED not in config.stash:
+        config.stash[SPEED] = speed_factor(reference_seconds())
+    return config.stash[SPEED]
+
+
+def budget(config: pytest.Config) -> str:
+    """--budget, else the course's profile wherever it runs (`grading_profile`); never a choice by load."""
+    if BUDGET not in config.stash:
+        r = resources(config)
+        config.stash[BUDGET] = config.getoption("budget") or grading_profile(
+            course_standard().profile, r.cpus, r.memory_bytes, config.getoption("time_limit"), torch.cuda.is_available())
+    return config.stash[BUDGET]
+
+
+def budget_line(config: pytest.Config, r: Resources) -> str:
+    """Which training profile this grading runs and why: the course's standard, or why not."""
+    chosen, course = budget(config), course_standard().profile
+    if config.getoption("budget"):
+        return f"budget: the {chosen} profile (--budget); the course's standard is the {course} profile"
+    needs = (f" (the solution's grading needs {profile_needs(chosen).describe(r.cpus)})"
+             if profile_device(chosen) == "cpu" else f", on {profile_device(chosen)}")
+    if chosen == course:
+        return f"budget: the {chosen} profile, the course's standard{needs}"
+    why = ("it trains on CUDA, calibrated, which this machine lacks" if profile_device(course) == "cuda" else
+           f"it needs {profile_needs(course).describe(r.cpus)}; this machine has {r.describe()}"
+           + (f" and --time-limit {config.getoption('time_limit'):.0f} s" if config.getoption("time_limit") else ""))
+    return (f"budget: the {chosen} profile{needs}, NOT the course's standard: this machine cannot run the {course} "
+            f"profile ({why}). Gradescope grades under the {course} profile, so its training checks may score "
+            "differently there")
+
+
+def time_shares(config: pytest.Config) -> TimeShares:
+    """The overall --time-limit shared among the checks (`time_shares.py`), less what writing results needs."""
+    if SHARES not in config.stash:
+        limit = config.getoption("time_limit")
+        deadline = None if limit is None else config.stash[STARTED] + limit - RESULTS_RESERVE
+        config.stash[SHARES] = TimeShares(deadline, time_limit_factor(config), expected_seconds(budget(config)))
+    return config.stash[SHARES]
+
+
+def expected_seconds(profile: str) -> dict[str, float]:
+    """Check id -> what the reference solution takes on the reference machine: rubric.toml's figure for a unit
+    check, the calibrated median seconds for a training check."""
+    calibrated, trained = load_thresholds(profile), trained_networks().seconds
+    return {check.id: calibrated.get(check.id, {}).get("seconds", 0.0) if check.part == "training"
+            else trained if check.part == TRAINED_PART else unit_check_seconds() for check in load_rubric().values()}
+
+
+def threads(config: pytest.Config) -> int:
+    """Torch threads for the graded code: --threads, else the course's standard, on every machine."""
+    return config.getoption("threads") or course_standard().threads
+
+
+def threads_line(config: pytest.Config) -> str:
+    standard = course_standard().threads
+    if threads(config) == standard:
+        return f"torch threads: {standard}, the course's standard"
+    return f"torch threads: {threads(config)} (--threads); the course's standard is {standard}"
+
+
+def time_limit_factor(config: pytest.Config) -> float:
+    """What every check's time limit is multiplied by: --time-limit-scale times this machine's speed factor."""
+    return config.getoption("time_limit_scale") * machine_speed(config)
+
+
+def standard_line(applied: dict) -> str:
+    """The standard a grading applied, in words, beside the course's when it is another."""
+    used = Standard(applied["profile"], applied["threads"]).describe()
+    return used + (", the course's standard" if applied["course"] else
+                   f"; the course's standard is {course_standard().describe()}")
+
+
+def standard_applied(config: pytest.Config) -> dict:
+    """The standard this grading applied: its profile, threads and thresholds, and whether it is the course's."""
+    profile, course = budget(config), course_standard()
+    return {"profile": profile, "threads": threads(config),
+            "course": (profile, threads(config)) == (course.profile, course.threads),
+            "thresholds": {name: entry["threshold"] for name, entry in load_thresholds(profile).items()}}
