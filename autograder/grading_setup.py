@@ -1,7 +1,9 @@
 """What one grading applies, chosen once per pytest session and kept in its stash: the machine's resources and
-speed, the training profile (the course's standard, `--budget`), the torch threads and the time shares.
+speed, the training profile (the course's standard, `--budget`), the torch threads and the time shares; and the
+stash keys of what its checks record for the summary and results.json.
 
-Nothing here looks at the machine's load: the same code and the same course settings get the same standard.
+The machine's speed moves only the time limits (a slower or busier machine gets longer ones), never the
+standard: the same code and the same course settings get the same profile, threads and thresholds.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.judge.processes import process_statuses
+from autograder.judge.processes import command_line, process_statuses
 
 RAY = str(Path(sys.executable).with_name("ray"))
 ENVIRONMENT = os.environ | {"RAY_USAGE_STATS_ENABLED": "0"}
@@ -35,12 +35,10 @@ class RayNode:
 
     def raylet(self) -> int | None:
         """The node's raylet process, found by the port it was given."""
-        for pid, _ in process_statuses().items():
-            try:
-                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if command[0].endswith(b"/raylet") and f"--node_manager_port={self.manager_port}".encode() in command:
+        for pid in process_statuses():
+            command = command_line(pid)
+            if command and command[0].endswith(b"/raylet") and (
+                    f"--node_manager_port={self.manager_port}".encode() in command):
                 return pid
         return None
 
@@ -80,10 +78,12 @@ class RayCluster:
         for pid, status in process_statuses().items():
             try:
                 in_group = os.getpgid(pid) in groups
-                command = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if status.get("State", "").split()[:1] != ["Z"] and (in_group or str(self.temp_dir).encode() in command):
+            command = command_line(pid)
+            if command is None or status.get("State", "").split()[:1] == ["Z"]:
+                continue
+            if in_group or str(self.temp_dir).encode() in b" ".join(command):
                 left.append(pid)
         return left
 

@@ -29,7 +29,7 @@ from autograder.instructor.batch_progress import BatchProgress
 from autograder.instructor.class_results import gradescope_submitters
 from autograder.instructor.grade_class import ClassGrading, GradingStopped, grade_class, special_files
 from autograder.instructor.ray_batch import RayBatch, node_facts
-from autograder.judge.processes import process_statuses
+from autograder.judge.processes import command_line, process_statuses
 from autograder.judge.sandbox import sandbox_python
 from autograder.rubric import load_rubric
 
@@ -368,12 +368,11 @@ def grading_processes(first_uid: int) -> list[int]:
     """run_autograder processes of the batch, and processes of its sandbox users, still running."""
     left = []
     for pid, status in process_statuses().items():
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
+        command = command_line(pid)
+        if command is None:
             continue
-        uid = int(status.get("Uid", "0").split()[0])
-        if first_uid <= uid < first_uid + 16 or (b"run_autograder" in command and str(first_uid).encode() in command):
+        uid, joined = int(status.get("Uid", "0").split()[0]), b" ".join(command)
+        if first_uid <= uid < first_uid + 16 or (b"run_autograder" in joined and str(first_uid).encode() in joined):
             left.append(pid)
     return left
 
@@ -477,10 +476,7 @@ def grading_under(ancestor: int | None) -> bool:
     statuses = process_statuses()
     parents = {pid: int(s["PPid"]) for pid, s in statuses.items() if "PPid" in s}
     for pid in parents:
-        try:
-            if b"run_autograder" not in Path(f"/proc/{pid}/cmdline").read_bytes():
-                continue
-        except OSError:
+        if b"run_autograder" not in b" ".join(command_line(pid) or []):
             continue
         while pid in parents and pid != ancestor:
             pid = parents[pid]

@@ -138,9 +138,7 @@ def pass_on_output(process: subprocess.Popen, time_limit: float) -> str | None:
         written += len(chunk)
         if process.poll() is not None and not chunk:
             break
-        if time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if time.monotonic() > deadline:  # run_judge then kills the judge's whole tree, its workers included
             reason = f"grading did not finish within {time_limit:.0f} s"
             break
         if not chunk:

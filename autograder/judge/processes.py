@@ -51,6 +51,14 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def command_line(pid: int) -> list[bytes] | None:
+    """A process's arguments from /proc/PID/cmdline (empty for a kernel thread or a zombie); None once it ended."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    except OSError:
+        return None
+
+
 def process_statuses() -> dict[int, dict[str, str]]:
     """Every live process's /proc/PID/status as {field: value}, by pid (processes that end meanwhile are
     skipped). Linux only: the sandbox and the memory benchmark use it."""
