@@ -2,13 +2,15 @@
 
 A checkpoint is a file from the submission, so nothing in it may run: `torch.load(weights_only=True)` unpickles
 tensors and plain containers only and refuses anything that would import or call code. What it holds must then
-be exactly the architecture's state_dict, every value finite, before `load_state_dict(strict=True)`.
+be exactly the architecture's state_dict, every value finite, before `load_state_dict(strict=True)`. The archive
+is read only if its entries are stored as torch.save stores them, so its size bounds what loading it allocates.
 """
 from __future__ import annotations
 
 import pickle
 import re
 import zipfile
+from pathlib import Path
 
 import torch
 
@@ -32,6 +34,10 @@ def trained_predict(session: Session, name: str, module: str, factory: str, kwar
     if problem:
         raise StudentError("checkpoint", f"{where} does not fit your {call}: {problem}. Train and save it again with "
                                          "the code you submit (or submit the code you trained).", "")
+    for key, value in weights.items():  # after the shapes match, so this reads no more than the network holds
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise StudentError("checkpoint", f"{where}: {key} holds NaN or infinite values: the training diverged "
+                                             "(a lower learning rate usually helps), or the file was damaged", "")
     session.run_student("checkpoint", f"{call}.load_state_dict(...)", lambda: model.load_state_dict(weights))
     return session.run_student("forward", "forward", lambda: predict(model, images, torch.device("cpu")))
 
@@ -43,6 +49,10 @@ def read_weights(session: Session, where: str) -> dict[str, torch.Tensor]:
         raise StudentError("checkpoint", f"{where} is not in the submission", "")
     if not zipfile.is_zipfile(path):  # what torch.save has written since torch 1.6
         raise StudentError("checkpoint", f"{where} is not a file torch.save wrote; {SAVE_ADVICE}.", "")
+    if compressed_member(path):  # torch would inflate it, however large: a small file could fill the memory
+        raise StudentError("checkpoint", f"{where} holds compressed entries, which torch.save never writes, so it was "
+                                         f"not unpacked (a small compressed file can unpack to more than the grader's "
+                                         f"memory); {SAVE_ADVICE}.", "")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -61,11 +71,16 @@ def read_weights(session: Session, where: str) -> dict[str, torch.Tensor]:
         keys = f" with keys {sorted(map(str, loaded))[:5]}" if isinstance(loaded, dict) else ""
         raise StudentError("checkpoint", f"{where} holds a {type(loaded).__name__}{keys}, not a state_dict (names to "
                                          f"tensors); {SAVE_ADVICE}.", "")
-    for key, value in loaded.items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            raise StudentError("checkpoint", f"{where}: {key} holds NaN or infinite values: the training diverged "
-                                             "(a lower learning rate usually helps), or the file was damaged", "")
     return loaded
+
+
+def compressed_member(path: Path) -> str | None:
+    """The first entry of a zip archive stored compressed (torch.save stores every entry as it is), or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return next((m.filename for m in archive.infolist() if m.compress_type != zipfile.ZIP_STORED), None)
+    except zipfile.BadZipFile:
+        return None  # torch.load then says the archive is damaged
 
 
 def mismatch(weights: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> str:
