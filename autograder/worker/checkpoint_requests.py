@@ -10,7 +10,6 @@ from __future__ import annotations
 import pickle
 import re
 import zipfile
-from pathlib import Path
 
 import torch
 
@@ -47,9 +46,12 @@ def read_weights(session: Session, where: str) -> dict[str, torch.Tensor]:
     path = session.impl / where
     if not path.is_file():
         raise StudentError("checkpoint", f"{where} is not in the submission", "")
-    if not zipfile.is_zipfile(path):  # what torch.save has written since torch 1.6
-        raise StudentError("checkpoint", f"{where} is not a file torch.save wrote; {SAVE_ADVICE}.", "")
-    if compressed_member(path):  # torch would inflate it, however large: a small file could fill the memory
+    try:  # a zip archive is what torch.save has written since torch 1.6
+        with zipfile.ZipFile(path) as archive:
+            compressed = any(m.compress_type != zipfile.ZIP_STORED for m in archive.infolist())
+    except zipfile.BadZipFile:
+        raise StudentError("checkpoint", f"{where} is not a file torch.save wrote; {SAVE_ADVICE}.", "") from None
+    if compressed:  # torch would inflate it, however large: a small file could fill the memory
         raise StudentError("checkpoint", f"{where} holds compressed entries, which torch.save never writes, so it was "
                                          f"not unpacked (a small compressed file can unpack to more than the grader's "
                                          f"memory); {SAVE_ADVICE}.", "")
@@ -72,15 +74,6 @@ def read_weights(session: Session, where: str) -> dict[str, torch.Tensor]:
         raise StudentError("checkpoint", f"{where} holds a {type(loaded).__name__}{keys}, not a state_dict (names to "
                                          f"tensors); {SAVE_ADVICE}.", "")
     return loaded
-
-
-def compressed_member(path: Path) -> str | None:
-    """The first entry of a zip archive stored compressed (torch.save stores every entry as it is), or None."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return next((m.filename for m in archive.infolist() if m.compress_type != zipfile.ZIP_STORED), None)
-    except zipfile.BadZipFile:
-        return None  # torch.load then says the archive is damaged
 
 
 def mismatch(weights: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> str:
