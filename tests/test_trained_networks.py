@@ -48,6 +48,7 @@ networks = [
   {{ name = "history", {LENET}, accuracy = 0.7, points = 1 }},
   {{ name = "oversize", {LENET}, accuracy = 0.7, points = 1 }},
   {{ name = "compressed", {LENET}, accuracy = 0.7, points = 1 }},
+  {{ name = "legacy", {LENET}, accuracy = 0.7, points = 1 }},
 ]
 """
 MARKER = Path(f"/tmp/cnnlab-trained-code-ran-{os.getpid()}")  # where the `code` checkpoint's command would write
@@ -111,11 +112,13 @@ def trained(release: Path, raw_dir: Path) -> Iterator[Path]:
             checkpoints / "compressed.pt", "w", zipfile.ZIP_DEFLATED) as deflated:  # how a zip bomb is made
         for member in stored.infolist():
             deflated.writestr(member.filename, stored.read(member))
+    torch.save(torch.load(checkpoints / "lenet5.pt", weights_only=True), checkpoints / "legacy.pt",
+               _use_new_zipfile_serialization=False)
     (checkpoints / "history.json").write_text('{"train_loss": [2.3, 1.4], "test_accuracy": [0.5')
     (checkpoints / "oversize.pt").write_bytes(os.urandom(3 << 19))  # 1.5 MiB, over this course's 1 MiB
     wide = load_module(assignment, "trained_release", "resnet").resnet18(width=8)
     torch.save(wide.state_dict(), checkpoints / "shapes.pt")
-    for name in ("untrained", "wholemodel", "nonfinite", "code", "oversize", "shapes", "compressed"):
+    for name in ("untrained", "wholemodel", "nonfinite", "code", "oversize", "shapes", "compressed", "legacy"):
         (checkpoints / f"{name}.json").write_text(json.dumps(history))
     yield assignment
 
@@ -147,19 +150,20 @@ def test_the_code_running_checkpoint_runs_code_when_unpickled_unsafely(tmp_path:
     assert probe.exists()
 
 
-def test_torch_would_load_the_compressed_checkpoint(trained: Path) -> None:
-    """The `compressed` checkpoint holds the very weights that score lenet5's points: only the grader's refusal of
-    compressed entries stops it."""
+@pytest.mark.parametrize("name", ["compressed", "legacy"])
+def test_torch_would_load_the_refused_archives(trained: Path, name: str) -> None:
+    """The `compressed` and `legacy` checkpoints hold the very weights that score lenet5's points: only the grader's
+    refusal of their format stops them."""
     checkpoints = trained / "checkpoints"
-    inflated = torch.load(checkpoints / "compressed.pt", weights_only=True)
+    refused = torch.load(checkpoints / f"{name}.pt", weights_only=True)
     stored = torch.load(checkpoints / "lenet5.pt", weights_only=True)
-    assert inflated.keys() == stored.keys() and all(torch.equal(inflated[k], stored[k]) for k in stored)
+    assert refused.keys() == stored.keys() and all(torch.equal(refused[k], stored[k]) for k in stored)
 
 
 def test_a_trained_release_scores_its_networks_through_run_autograder(graded: dict) -> None:
     tests = {t["name"].rsplit(": ", 1)[-1]: t for t in graded["tests"] if t.get("number", "").startswith("7.")}
     assert set(tests) == {"lenet5", "resnet18", "untrained", "shapes", "missing", "code", "wholemodel", "nonfinite",
-                          "history", "oversize", "compressed"}, sorted(tests)
+                          "history", "oversize", "compressed", "legacy"}, sorted(tests)
     for name in ("lenet5", "resnet18"):
         assert tests[name]["score"] == tests[name]["max_score"] == 2, tests[name]
         assert re.search(r"measured here on [\d,]+ .* grading test images; the course asks", tests[name]["output"])
@@ -185,6 +189,7 @@ def test_a_trained_release_scores_its_networks_through_run_autograder(graded: di
     ("oversize", r"checkpoints/oversize.pt is not in the graded folder"),
     ("compressed", r"checkpoints/compressed.pt holds compressed entries, which torch.save never writes, so it was not "
                    r"unpacked"),
+    ("legacy", r"checkpoints/legacy.pt is not the zip archive torch.save writes \(the legacy format"),
 ])
 def test_each_bad_checkpoint_costs_its_own_network_alone(graded: dict, name: str, message: str) -> None:
     test = trained_test(graded, name)

@@ -46,11 +46,13 @@ def read_weights(session: Session, where: str) -> dict[str, torch.Tensor]:
     path = session.impl / where
     if not path.is_file():
         raise StudentError("checkpoint", f"{where} is not in the submission", "")
-    try:  # a zip archive is what torch.save has written since torch 1.6
+    try:  # torch.save's zip archive only: the legacy format allocates each storage at the size its pickle claims
         with zipfile.ZipFile(path) as archive:
             compressed = any(m.compress_type != zipfile.ZIP_STORED for m in archive.infolist())
     except zipfile.BadZipFile:
-        raise StudentError("checkpoint", f"{where} is not a file torch.save wrote; {SAVE_ADVICE}.", "") from None
+        raise StudentError("checkpoint", f"{where} is not the zip archive torch.save writes (the legacy format, "
+                                         f"_use_new_zipfile_serialization=False, is not read); {SAVE_ADVICE}.",
+                           "") from None
     if compressed:  # torch would inflate it, however large: a small file could fill the memory
         raise StudentError("checkpoint", f"{where} holds compressed entries, which torch.save never writes, so it was "
                                          f"not unpacked (a small compressed file can unpack to more than the grader's "
