@@ -20,14 +20,16 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
 
-from .grading_setup import (CLAIMS, CURVES, LEADERBOARD, OUTCOMES, SPEED, STARTED, budget, budget_line, resources,
-                            standard_applied, standard_line, threads, threads_line, time_limit_factor, time_shares)
+from .grading_setup import (CLAIMS, CURVES, FULL_LIMIT, MEMORY_HEADROOM, TOO_SMALL, LEADERBOARD, OUTCOMES, SPEED, STARTED, budget, budget_line,
+                            check_time_limit, reference_memory_bytes, resources, standard_applied, standard_line, start_worker, threads_line, time_limit_factor,
+                            time_shares, training_line)
+from .judge.allocator import allocator_line
 from .judge.feedback import explained, feedback
 from .judge.results import Outcome, results_document, write_atomically
 from .judge.score_table import score_table, unchecked_points_line
-from .judge.worker_client import InProcessWorker, StudentTimeout, Submission, SubprocessWorker, Worker, WorkerCrashed
+from .judge.worker_client import StudentTimeout, Submission, Worker, WorkerCrashed
 from .rubric import leaderboard, load_rubric, rubric_entry, trained_networks
-from .training_profiles import profile_device, profile_names, profile_needs
+from .training_profiles import profile_device, profile_names
 from .worker.package_loader import load_module
 
 if TYPE_CHECKING:  # the sandbox is Linux only: imported when --sandbox asks for one
@@ -36,7 +38,6 @@ if TYPE_CHECKING:  # the sandbox is Linux only: imported when --sandbox asks for
 REPO = Path(__file__).resolve().parent.parent
 # The trained-networks checks exist only where rubric.toml enables them.
 collect_ignore = [] if trained_networks().networks else ["test_trained_networks.py"]
-FULL_LIMIT = pytest.StashKey[bool]()  # on an item: whether its check ran with its own full time limit
 DESELECTED = pytest.StashKey[set]()
 SANDBOXED = pytest.StashKey[str]()  # what the sandbox could isolate, for the log
 
@@ -85,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[LEADERBOARD] = []
     config.stash[CLAIMS] = []
     config.stash[DESELECTED] = set()
+    config.stash[TOO_SMALL] = []
     config.addinivalue_line("markers", "training: a check that trains a network (minutes, not seconds)")
 
 
@@ -102,6 +104,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     line = budget_line(config, r)
     reporter.write_line(line, yellow="NOT the course's standard" in line)
     reporter.write_line(threads_line(config))
+    reporter.write_line(training_line(config))
+    if not config.getoption("inprocess"):
+        reporter.write_line(allocator_line())
     if config.getoption("inprocess"):
         reporter.write_line("--inprocess: the graded code runs inside this process, unisolated and untimed "
                             "(for debugging; scores may differ from real grading)", yellow=True)
@@ -130,12 +135,7 @@ def sandbox(pytestconfig: pytest.Config) -> Iterator[Sandbox | None]:
 
 @pytest.fixture(scope="session")
 def worker(pytestconfig: pytest.Config, sandbox: Sandbox | None) -> Iterator[Worker]:
-    impl = pytestconfig.getoption("impl").resolve()
-    if pytestconfig.getoption("inprocess"):
-        started: Worker = InProcessWorker(impl)
-    else:
-        started = SubprocessWorker(impl, sandbox, threads=threads(pytestconfig),
-                                   portable=pytestconfig.getoption("portable"))
+    started = start_worker(pytestconfig, sandbox)
     yield started
     started.close()
 
@@ -143,12 +143,8 @@ def worker(pytestconfig: pytest.Config, sandbox: Sandbox | None) -> Iterator[Wor
 @pytest.fixture
 def student(worker: Worker, request: pytest.FixtureRequest) -> Iterator[Submission]:
     """The graded folder, under the check's time limit from the rubric."""
-    entry = load_rubric()[request.node.name]
-    if not request.config.getoption("inprocess"):
-        shares = time_shares(request.config)
-        allowed = shares.allowance(entry.id, entry.timeout * time_limit_factor(request.config))
-        if allowed is None:
-            pytest.fail(shares.out_of_time(entry.number, request.config.getoption("time_limit")))
+    allowed = check_time_limit(request.config, request.node.name)
+    if allowed is not None:
         limit, request.node.stash[FULL_LIMIT] = allowed
         worker.set_time_limit(limit, full=allowed[1])
     yield Submission(worker)
@@ -166,17 +162,25 @@ def reference(pytestconfig: pytest.Config) -> Callable[[str], ModuleType]:
     return lambda module: load_module(folder, "reference_solution", module)
 
 
-def killed_note(config: pytest.Config, excinfo: pytest.ExceptionInfo | None) -> str:
-    """For a worker killed outright in a container (its OOM killer sends SIGKILL): what memory there was."""
+def killed_note(item: pytest.Item, excinfo: pytest.ExceptionInfo | None) -> str | None:
+    """For a worker killed outright in a container (its OOM killer sends SIGKILL): whose the memory was. Where the
+    reference solution's own grading leaves less than a quarter of the limit to spare, the container is too small
+    to blame the student: the check is not graded (a regrade); otherwise the note points at the student's code."""
+    config = item.config
     error, memory = excinfo.value if excinfo else None, resources(config).memory_bytes
     if not isinstance(error, WorkerCrashed) or "SIGKILL" not in error.summary or memory is None:
-        return ""
+        return None
     chosen = budget(config)
     if profile_device(chosen) != "cpu":
         return f"This grading allows {memory / 2**30:.2f} GiB in all: look for what your code allocates or keeps."
+    needed = reference_memory_bytes(config)
+    if needed > MEMORY_HEADROOM * memory:
+        config.stash[TOO_SMALL].append(load_rubric()[item.name].number)
+        return (f"Not graded: the grading container is too small ({memory / 2**30:.2f} GiB; the reference solution's "
+                f"grading needs {needed / 2**30:.2f} GiB, less than a quarter to spare), so running out of memory here "
+                "says nothing about your code. Resubmit, or ask your instructor for a regrade.")
     return (f"This grading allows {memory / 2**30:.2f} GiB in all; the reference solution's grading under the "
-            f"{chosen} profile needs {profile_needs(chosen).memory_bytes / 2**30:.2f} GiB, so look for what your "
-            "code allocates or keeps.")
+            f"{chosen} profile needs {needed / 2**30:.2f} GiB, so look for what your code allocates or keeps.")
 
 
 def cut_short(item: pytest.Item, excinfo: pytest.ExceptionInfo | None) -> str | None:
@@ -200,8 +204,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     function = item.function
     text = "\n".join(v for k, v in item.user_properties if k == "feedback")
     if not report.passed:
-        text = cut_short(item, call.excinfo) or "\n".join(
-            t for t in (text, feedback(function, call.excinfo), killed_note(item.config, call.excinfo)) if t)
+        killed = killed_note(item, call.excinfo)
+        text = cut_short(item, call.excinfo) or (killed if killed and killed.startswith("Not graded") else "\n".join(
+            t for t in (text, feedback(function, call.excinfo), killed) if t))
     if report.failed:
         report.longrepr = text
     doc = (function.__doc__ or function.__name__).strip().splitlines()[0]
@@ -264,14 +269,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     board = session.config.stash[LEADERBOARD] if leaderboard() else None
     standard = standard_applied(session.config)
     too_slow = [] if session.config.getoption("inprocess") else time_shares(session.config).too_slow
-    lines = [f"Not graded in full: the grading machine was too slow for check{'s' * (len(too_slow) > 1)} "
-             f"{', '.join(too_slow)} (nothing in your code caused it). Resubmit, or ask your instructor for a "
-             "regrade."] if too_slow else []
+    too_small = session.config.stash[TOO_SMALL]
+    lines = [f"Not graded in full: the grading machine was too {why} for check{'s' * (len(checks) > 1)} "
+             f"{', '.join(checks)} (nothing in your code caused it). Resubmit, or ask your instructor for a regrade."
+             for why, checks in (("slow", too_slow), ("small", too_small)) if checks]
     lines.append(f"Graded under {standard_line(standard)}.")
     claims = session.config.stash[CLAIMS]
     note = "\n".join(f"Trained {c['network']}: {c['measured']:.1%} measured on the grading test images, "
                      f"{c['claimed']:.1%} in the submitted history: more apart than sampling explains." for c in claims)
-    extra = {"standard": standard, "not_graded": too_slow} | ({"trained_claims": claims} if claims else {})
+    extra = {"standard": standard, "not_graded": too_slow + too_small} | ({"trained_claims": claims} if claims else {})
     write_atomically(Path(path), results_document(outcomes, seconds, board, output="\n".join(lines), extra=extra,
                                                   instructor_note=note))
 

@@ -2,10 +2,14 @@
 speed, the training profile (the course's standard, `--budget`), the torch threads and the time shares; and the
 stash keys of what its checks record for the summary and results.json.
 
-The machine's speed moves only the time limits (a slower or busier machine gets longer ones), never the
+The machine's CPUs and memory choose how many training checks run side by side (`training_slots`), which moves no
+accuracy. The machine's speed moves only the time limits (a slower or busier machine gets longer ones), never the
 standard: the same code and the same course settings get the same profile, threads and thresholds.
 """
 from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import torch
@@ -13,9 +17,13 @@ import torch
 from .judge.resources import Resources, available
 from .judge.speed import speed_factor
 from .judge.time_shares import TimeShares
+from .judge.worker_client import InProcessWorker, SubprocessWorker, Worker
 from .rubric import (TRAINED_PART, Standard, course_standard, load_rubric, reference_seconds, trained_networks,
                      unit_check_seconds)
-from .training_profiles import grading_profile, load_thresholds, profile_device, profile_needs
+from .training_profiles import grading_profile, load_profile, load_thresholds, profile_device, profile_needs
+
+if TYPE_CHECKING:  # the sandbox is Linux only: imported when --sandbox asks for one
+    from .judge.sandbox import Sandbox
 
 STARTED = pytest.StashKey[float]()
 SPEED = pytest.StashKey[float]()
@@ -26,6 +34,9 @@ OUTCOMES = pytest.StashKey[dict]()  # what the checks recorded: their outcomes, 
 CURVES = pytest.StashKey[dict]()
 LEADERBOARD = pytest.StashKey[list]()
 CLAIMS = pytest.StashKey[list]()  # trained networks whose measured accuracy is far from their history's
+FULL_LIMIT = pytest.StashKey[bool]()  # on an item: whether its check ran with its own full time limit
+TOO_SMALL = pytest.StashKey[list]()  # checks not graded: a worker ran out of memory the reference also nearly needs
+MEMORY_HEADROOM = 0.75  # the share of a container's memory the reference's grading may need with room to spare
 RESULTS_RESERVE = 10.0  # seconds of --time-limit kept back for writing results.json after the last check
 
 
@@ -86,6 +97,19 @@ def expected_seconds(profile: str) -> dict[str, float]:
             else trained if check.part == TRAINED_PART else unit_check_seconds() for check in load_rubric().values()}
 
 
+def check_time_limit(config: pytest.Config, check_id: str) -> tuple[float, bool] | None:
+    """(the seconds check `check_id` may run, whether a timeout within them is the student's): rubric.toml's
+    limit times the speed factor, within the check's share of the grading's time; None under --inprocess (no
+    limits). Fails the check when the grading's time is up."""
+    if config.getoption("inprocess"):
+        return None
+    entry, shares = load_rubric()[check_id], time_shares(config)
+    allowed = shares.allowance(entry.id, entry.timeout * time_limit_factor(config))
+    if allowed is None:
+        pytest.fail(shares.out_of_time(entry.number, config.getoption("time_limit")))
+    return allowed
+
+
 def threads(config: pytest.Config) -> int:
     """Torch threads for the graded code: --threads, else the course's standard, on every machine."""
     return config.getoption("threads") or course_standard().threads
@@ -116,3 +140,42 @@ def standard_applied(config: pytest.Config) -> dict:
     return {"profile": profile, "threads": threads(config),
             "course": (profile, threads(config)) == (course.profile, course.threads),
             "thresholds": {name: entry["threshold"] for name, entry in load_thresholds(profile).items()}}
+
+
+def start_worker(config: pytest.Config, sandbox: Sandbox | None, sweeps: bool = True) -> Worker:
+    """A worker for the graded folder (`worker_client.py`): in this process under --inprocess, else a sandboxed
+    subprocess on the standard's threads; `sweeps=False` for one of several side by side (training_pool.py)."""
+    impl = Path(config.getoption("impl")).resolve()
+    if config.getoption("inprocess"):
+        return InProcessWorker(impl)
+    return SubprocessWorker(impl, sandbox, threads=threads(config), portable=config.getoption("portable"),
+                            sweeps=sweeps)
+
+
+def training_slots(config: pytest.Config) -> int:
+    """How many training checks run side by side, each in a worker of its own: one per CPU the grading may use at
+    the standard's thread count, as many as its memory holds (the profile's measured needs with one worker,
+    then each further worker's own peak), never more than the profile has checks. Under --inprocess, one."""
+    if config.getoption("inprocess"):
+        return 1
+    r, chosen = resources(config), budget(config)
+    slots = min(int(r.cpus // threads(config)), len(load_profile(chosen)))
+    if r.memory_bytes is not None and profile_device(chosen) == "cpu":
+        needs = profile_needs(chosen)
+        slots = min(slots, 1 + (r.memory_bytes - needs.memory_bytes) // needs.worker_bytes)
+    return max(1, slots)
+
+
+def reference_memory_bytes(config: pytest.Config) -> int:
+    """What the reference solution's grading needs under this grading's profile, with its training checks side by
+    side as this grading runs them (the profile's measured needs)."""
+    needs = profile_needs(budget(config))
+    return needs.memory_bytes + (training_slots(config) - 1) * needs.worker_bytes
+
+
+def training_line(config: pytest.Config) -> str:
+    slots = training_slots(config)
+    if slots == 1:
+        return "training checks: one at a time"
+    return (f"training checks: {slots} side by side, each in a worker of its own on {threads(config)} torch "
+            f"thread{'s' * (threads(config) > 1)} (the same accuracies as one at a time)")

@@ -48,10 +48,11 @@ class TrainingCheck:
 
 @dataclass(frozen=True)
 class Needs:
-    """What grading the solution under a profile takes (`python -m autograder.instructor.benchmark_container`)."""
+    """What grading the solution under a profile takes (`python -m autograder.benchmarks.container`)."""
 
-    memory_bytes: int  # the container's memory limit it grades in without thrashing
+    memory_bytes: int  # the container's memory limit it grades in without thrashing, one training check at a time
     seconds_one_cpu: float  # the whole grading, unit checks included, on one CPU
+    worker_bytes: int  # what one more training check beside the others adds: a worker's own peak memory
 
     def seconds(self, cpus: float) -> float:
         """Expected wall time on an idle machine like the one the needs were measured on, at `cpus`: more CPUs
@@ -79,7 +80,7 @@ def cpu_profile_names() -> list[str]:
 
 def profile_needs(budget: str) -> Needs:
     needs = profile_settings(budget)["needs"]
-    return Needs(int(needs["memory_mb"] * 2**20), float(needs["seconds_one_cpu"]))
+    return Needs(int(needs["memory_mb"] * 2**20), float(needs["seconds_one_cpu"]), int(needs["worker_memory_mb"] * 2**20))
 
 
 def fits(name: str, cpus: float, memory_bytes: int | None, time_limit: float | None) -> bool:

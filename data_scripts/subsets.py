@@ -13,9 +13,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # imported where a subset is loaded: the class-grading driver reads paths here and never trains
+    import torch
 
 DATASETS = ("cifar10", "mnist")
 SPLITS = ("train", "test")
@@ -93,6 +96,8 @@ def save_dataset(folder: Path, arrays: dict[str, np.ndarray], manifest: dict) ->
 
 def load_subset(dataset: str, split: str, root: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (images uint8 (N, C, H, W), labels int64 (N,)) of a prepared split."""
+    import torch
+
     if dataset not in DATASETS or split not in SPLITS:
         raise ValueError(f"unknown subset {dataset}/{split}: datasets {DATASETS}, splits {SPLITS}")
     folder = dataset_root(root) / dataset

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from autograder.instructor.benchmark_container import Container
+from autograder.benchmarks.container import Container
 from autograder.instructor.distribute import gradescope_entries, unpack, write_zip
 from autograder.judge.sandbox import kill_process_tree, kill_processes_of, sandbox_python
 from data_scripts.subsets import dataset_root
@@ -86,9 +86,11 @@ class SimulatedGradescope:
             if python is not None:
                 self.python, self.uid = python, SANDBOX_UID
 
-    def grade(self, upload: dict[str, str | bytes] | Path, *options: str, inside: Container | None = None) -> Graded:
+    def grade(self, upload: dict[str, str | bytes] | Path, *options: str, inside: Container | None = None,
+              cpus: set[int] | None = None) -> Graded:
         """Put `upload` (file name -> content, or a folder to copy) in submission/ and run run_autograder,
-        `inside` a container of limited CPUs and memory if given; assert it graded under the course's standard."""
+        `inside` a container of limited CPUs and memory if given, on the CPUs `cpus` if given (its affinity);
+        assert it graded under the course's standard."""
         for name in ("submission", "results", "grading"):
             shutil.rmtree(self.root / name, ignore_errors=True)
         submission = self.root / "submission"
@@ -109,8 +111,14 @@ class SimulatedGradescope:
         env = os.environ | {"CNNLAB_AUTOGRADER_ROOT": str(self.root), "CNNLAB_PYTHON": sys.executable}
         env.pop("CNNLAB_DATA_DIR", None)  # the data is the copy in source/, closed to the sandbox user
         started = time.monotonic()
+        def confine() -> None:
+            if cpus is not None:
+                os.sched_setaffinity(0, cpus)
+            if inside is not None:
+                inside.enter()
+
         process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   preexec_fn=inside.enter if inside else None)
+                                   preexec_fn=confine)
         try:
             stdout, stderr = process.communicate(timeout=GRADING_HANG_BOUND)
         except BaseException:  # a hang bound, Ctrl-C, a kill: run_autograder's judge and worker sit in sessions of

@@ -1,11 +1,12 @@
 """A class graded in one batch: per-student results, the CSV, the failure summary, resuming, the report.
 
 The class: the solution, the skeleton (zipped), three one-bug mutants, two hostile uploads and
-a corrupt zip, graded by `python -m autograder.instructor.grade_class` with two workers and the smoke
-profile, then drawn by `python -m autograder.instructor.class_report` and rendered by headless Chromium.
+a corrupt zip, graded by `python -m autograder.class_grading.grade_class` with two workers and the smoke
+profile, then drawn by `python -m autograder.class_grading.class_report` and rendered by headless Chromium.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -25,10 +26,11 @@ from typing import Iterator
 import pytest
 from PIL import Image
 
-from autograder.instructor.batch_progress import BatchProgress
-from autograder.instructor.class_results import gradescope_submitters
-from autograder.instructor.grade_class import ClassGrading, GradingStopped, grade_class, special_files
-from autograder.instructor.ray_batch import RayBatch, node_facts
+from autograder.class_grading.batch_progress import BatchProgress
+from autograder.class_grading.class_results import gradescope_submitters
+from autograder.class_grading.grade_class import grade_class
+from autograder.class_grading.upload_grading import ClassGrading, GradingStopped, special_files
+from autograder.class_grading.ray_batch import RayBatch, node_facts
 from autograder.judge.processes import command_line, process_statuses
 from autograder.judge.sandbox import sandbox_python
 from autograder.rubric import load_rubric
@@ -73,7 +75,7 @@ class Batch:
     output: str = ""
 
     def command(self, *options: str) -> list[str]:
-        return [sys.executable, "-m", "autograder.instructor.grade_class", str(self.uploads), "-o", str(self.folder),
+        return [sys.executable, "-m", "autograder.class_grading.grade_class", str(self.uploads), "-o", str(self.folder),
                 "--budget", "smoke", "--workers", "2", "--threads", "1", "--first-uid", str(FIRST_UID),
                 "--sandbox-python", self.python, *options]
 
@@ -155,7 +157,7 @@ def test_the_rows_name_who_submitted_each_upload_when_the_export_says(batch: Bat
     assert rows["corrupt"]["name"] == "" and float(rows["solution"]["score"]) == 100
     for flag, shown in (([], True), (["--no-names"], False)):
         report = tmp_path / f"report{len(flag)}.html"
-        subprocess.run([sys.executable, "-m", "autograder.instructor.class_report", str(batch.folder),
+        subprocess.run([sys.executable, "-m", "autograder.class_grading.class_report", str(batch.folder),
                         "-o", str(report), *flag], cwd=REPO, check=True)
         html = report.read_text()
         assert ("Ada Lovelace" in html, "&lt;Grace Hopper&gt;" in html, "ada@example.edu" in html) == (shown,) * 3
@@ -207,7 +209,7 @@ def test_an_interrupted_batch_resumes_with_the_missing_students_only(batch: Batc
 
 def test_the_report_is_one_self_contained_page_that_renders(batch: Batch, tmp_path: Path) -> None:
     report = tmp_path / "report.html"
-    subprocess.run([sys.executable, "-m", "autograder.instructor.class_report", str(batch.folder), "-o", str(report),
+    subprocess.run([sys.executable, "-m", "autograder.class_grading.class_report", str(batch.folder), "-o", str(report),
                     "--reference", str(batch.folder / "curves" / "solution.json")], cwd=REPO, check=True)
     html = report.read_text()
     images = re.findall(r'<img [^>]*src="([^"]{0,40})', html)
@@ -309,16 +311,28 @@ def test_ctrl_c_stops_the_batch_with_a_message_and_leaves_no_process(tmp_path: P
     for student in range(3):
         copy_solution(uploads / f"student{student}")
     grading = ScriptedGrading(tmp_path / "batch", sleeper)
+    stopped_in_time = threading.Event()
 
     def press_ctrl_c_once_grading() -> None:
         deadline = time.monotonic() + 120
         while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline:
             time.sleep(0.1)
         os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the main thread's wait, as a keypress does
+        if not stopped_in_time.wait(30):  # not delivered after all: end the sleepers, so the test fails in seconds
+            while not stopped_in_time.wait(0.2):
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pids.read_text()), signal.SIGKILL)
 
+    # Launched in the background without job control (nohup, `cmd &` in a script), a process starts with SIGINT
+    # ignored, and Python then raises no KeyboardInterrupt: a terminal's Ctrl-C is what this test stands for.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=press_ctrl_c_once_grading, daemon=True).start()
-    with pytest.raises(SystemExit) as stopped:
-        grade_class(uploads, grading, workers=1)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            grade_class(uploads, grading, workers=1)
+    finally:
+        stopped_in_time.set()
+        signal.signal(signal.SIGINT, previous)
     assert str(stopped.value) == ("stopped by Ctrl-C: the gradings under way were ended without a result, and 3 of "
                                   "the 3 uploads stay ungraded. Run the same command to resume.")
     assert not alive(int(pids.read_text())), "the grading under way outlived the Ctrl-C"
@@ -422,8 +436,10 @@ def skeleton_uploads(batch: Batch, folder: Path, count: int) -> Path:
 def start_ray_driver(batch: Batch, cluster: RayCluster, uploads: Path, folder: Path) -> tuple[Batch, subprocess.Popen]:
     """grade_class --ray on `uploads`, running; once a grading runs under the second node's raylet."""
     on_ray = Batch(folder, uploads, batch.python)
+    # SIGINT at its default in the driver, whatever this test's launcher ignores: the Ctrl-C test sends it one.
     driver = subprocess.Popen(on_ray.command("--ray", cluster.address, "--first-uid", str(RAY_FIRST_UID)), cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     raylet, deadline = cluster.nodes[1].raylet(), time.monotonic() + 300
     while not grading_under(raylet) and driver.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -431,6 +447,12 @@ def start_ray_driver(batch: Batch, cluster: RayCluster, uploads: Path, folder: P
         driver.kill()
         pytest.fail(f"no grading ran on the second node:\n{driver.communicate()[0][-3000:]}")
     return on_ray, driver
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process `pid` has a handler of its own for `signum` (/proc's SigCgt mask)."""
+    mask = process_statuses().get(pid, {}).get("SigCgt", "0").strip()
+    return bool(int(mask, 16) >> (signum - 1) & 1)
 
 
 def assert_no_grading_left() -> None:
@@ -444,6 +466,10 @@ def test_ray_ctrl_c_cancels_every_task_and_says_how_to_resume(batch: Batch, ray_
                                                               tmp_path: Path) -> None:
     uploads = skeleton_uploads(batch, tmp_path / "uploads", 3)
     on_ray, driver = start_ray_driver(batch, ray_cluster, uploads, tmp_path / "batch")
+    if not catches(driver.pid, signal.SIGINT):
+        driver.kill()
+        pytest.fail(f"the driver does not catch SIGINT (its status: {process_statuses().get(driver.pid)}): "
+                    "Ctrl-C cannot be tested")
     driver.send_signal(signal.SIGINT)
     output, _ = driver.communicate(timeout=180)
     assert driver.returncode == 1 and "stopped by Ctrl-C" in output and "Run the same command to resume" in output, (

@@ -16,7 +16,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 import pytest
 
-from autograder.instructor.distribute import GRADING_READS, gradescope_entries, write_zip
+from autograder.instructor.distribute import GRADING_READS, INSTRUCTOR_FOLDERS, gradescope_entries, write_zip
 from autograder.rubric import load_rubric
 
 from .grading import GRADING_HANG_BOUND
@@ -98,7 +98,7 @@ def test_the_release_has_only_visible_checks_and_what_grading_reads_of_the_thres
     for profile, checks in thresholds.items():
         for name, entry in checks.items():
             assert entry == {key: shipped[profile][name][key] for key in GRADING_READS}, (profile, name)
-    assert not (release / "autograder" / "instructor").exists() and not (release / "autograder" / "gradescope").exists()
+    assert not [folder for folder in INSTRUCTOR_FOLDERS if (release / "autograder" / folder).exists()]
     hidden = {c.id for c in rubric.values() if c.visibility != "visible"}
     for path in (release / "autograder").glob("test_*.py"):
         assert not hidden & set(re.findall(r"\w+", path.read_text())), f"{path.name} names a hidden check"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import zipfile
@@ -11,7 +12,7 @@ import pytest
 
 from autograder.gradescope.run_autograder import unlisted_checks
 from autograder.gradescope.uploads import STUDENT_FILES
-from autograder.instructor.benchmark_container import Container
+from autograder.benchmarks.container import Container
 from autograder.judge.results import results_problems
 from autograder.rubric import load_rubric
 
@@ -35,24 +36,30 @@ def failed_parts(graded: Graded) -> set[str]:
     return {rubric[check].part for check in graded.failed}
 
 
-def test_the_same_upload_gets_the_same_results_beside_a_busy_loop(gradescope: SimulatedGradescope) -> None:
-    """The standard and the arithmetic do not follow the machine's load: graded again beside a process that
-    keeps one core busy, the solution gets identical scores and identical training accuracies."""
-    idle = gradescope.grade(solution_files())
-    assert_complete_and_valid(idle)
-    assert idle.results["score"] == 100, [t for t in idle.results["tests"] if t["status"] == "failed"]
-    assert "Graded your resnet.py (from resnet.py)" in idle.results["output"]
+def test_the_same_upload_gets_the_same_results_on_one_cpu_and_on_two_beside_a_busy_loop(
+        gradescope: SimulatedGradescope) -> None:
+    """Neither the standard nor the arithmetic follows the machine: graded on one CPU (its training checks one at a
+    time) and again on two beside a process that keeps one core busy (two training checks side by side), the
+    solution gets identical scores and identical training accuracies."""
+    assert len(os.sched_getaffinity(0)) >= 2, "this test compares one CPU with two: it needs a machine with two"
+    alone = gradescope.grade(solution_files(), cpus={min(os.sched_getaffinity(0))})
+    assert_complete_and_valid(alone)
+    assert alone.results["score"] == 100, [t for t in alone.results["tests"] if t["status"] == "failed"]
+    assert "Graded your resnet.py (from resnet.py)" in alone.results["output"]
+    assert "training checks: one at a time" in alone.stdout, alone.stdout[-3000:]
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         loaded = gradescope.grade(solution_files())
     finally:
         busy.kill()
         busy.wait()
-    assert idle.results["score"] == loaded.results["score"] == 100
-    assert [(t["number"], t["score"]) for t in idle.results["tests"]] == [
+    assert "training checks: 2 side by side" in loaded.stdout, loaded.stdout[-3000:]
+    assert alone.results["score"] == loaded.results["score"] == 100
+    assert [(t["number"], t["score"]) for t in alone.results["tests"]] == [
         (t["number"], t["score"]) for t in loaded.results["tests"]]
-    assert idle.results["leaderboard"] == loaded.results["leaderboard"], "the training accuracies moved with the load"
-    assert idle.results["extra_data"]["standard"] == loaded.results["extra_data"]["standard"]
+    assert alone.results["leaderboard"] == loaded.results["leaderboard"], (
+        "the training accuracies moved with the CPUs or the load")
+    assert alone.results["extra_data"]["standard"] == loaded.results["extra_data"]["standard"]
 
 
 def test_the_skeleton_scores_zero_with_every_check_listed(gradescope: SimulatedGradescope) -> None:

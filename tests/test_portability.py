@@ -4,6 +4,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from autograder.instructor.distribute import INSTRUCTOR_FOLDERS
+
 from .grading import UNIT_ONLY, grade
 from .submissions.build import copy_solution
 
@@ -19,10 +21,10 @@ POSIX_KEYWORDS = {"pass_fds", "start_new_session", "preexec_fn", "restore_signal
 
 
 def local_grading_files() -> list[Path]:
-    """The modules a student's `pytest autograder` imports: the grader but instructor/ and gradescope/
-    (instructors and Gradescope run Linux), and the data scripts."""
+    """The modules a student's `pytest autograder` imports: the grader but the instructors' and Gradescope's
+    folders (they run Linux), and the data scripts."""
     files = [*(REPO / "autograder").rglob("*.py"), *(REPO / "data_scripts").glob("*.py")]
-    return sorted(p for p in files if not {"instructor", "gradescope", "__pycache__"} & set(p.relative_to(REPO).parts)
+    return sorted(p for p in files if not {*INSTRUCTOR_FOLDERS, "__pycache__"} & set(p.relative_to(REPO).parts)
                   and p.relative_to(REPO).as_posix() not in PLATFORM_LAYER)
 
 

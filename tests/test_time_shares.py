@@ -37,6 +37,7 @@ def test_a_check_gets_what_the_later_checks_do_not_need(clock: list[float]) -> N
 
 def test_a_hang_leaves_the_later_checks_their_time(clock: list[float]) -> None:
     graded = shares(deadline=600)
+    graded.allowance("unit_a", 60)
     limit, _ = graded.allowance("unit_b", 600)  # an endless loop here runs until its limit
     assert limit == 600 - 70, "unit_b could take the training checks' time"
     clock[0] = limit
@@ -59,3 +60,12 @@ def test_time_up_with_no_hang_is_the_machines(clock: list[float]) -> None:
     clock[0] = 101
     assert graded.allowance("training_b", 300) is None
     assert graded.out_of_time("6.2", 100) == TOO_SLOW and graded.too_slow == ["6.2"]
+
+
+def test_checks_side_by_side_keep_no_time_for_each_other(clock: list[float]) -> None:
+    graded = shares(deadline=250)
+    graded.allowance("unit_a", 60), graded.allowance("unit_b", 60)
+    # Both training checks start at once (training_pool.py): the first keeps the second's 30 s until it starts,
+    # and once it has, neither keeps any for the other.
+    assert graded.allowance("training_a", 300) == (250 - 30, True)
+    assert graded.allowance("training_b", 300) == (250, True)

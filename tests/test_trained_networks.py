@@ -20,7 +20,7 @@ from typing import Iterator
 import pytest
 import torch
 
-from autograder.instructor.class_results import ClassResults
+from autograder.class_grading.class_results import ClassResults
 from autograder.rubric import RUBRIC_FILE, TRAINED_PART, trained_networks
 from autograder.worker.package_loader import load_module
 

@@ -6,8 +6,8 @@
 autograder.zip has setup.sh and run_autograder at its root (Gradescope's layout) and the
 grader, skeleton, solution and data scripts beside them; Gradescope unpacks it into
 /autograder/source. The student release holds the skeleton, the data scripts, a student
-README and the grader by folder rule: not `instructor/` (tools that need the solution) nor
-`gradescope/`, its check files without the checks rubric.toml does not make visible, and of
+README and the grader by folder rule: not `instructor/` (tools that need the solution),
+`class_grading/`, `benchmarks/` nor `gradescope/`, its check files without the checks rubric.toml does not make visible, and of
 the calibration only what a grading reads (`GRADING_READS`).
 """
 from __future__ import annotations
@@ -26,8 +26,9 @@ GRADER = REPO / "autograder"
 SHARED = ("assignment", "autograder", "data_scripts", "pyproject.toml", "ASSIGNMENT_SPEC.md")
 # Never shipped: caches, the prepared data and downloads, and networks trained with fit(..., checkpoint=...).
 NEVER = {"__pycache__", ".curves", "prepared", "downloads", ".pytest_cache", "checkpoints"}
-# The grader's folders students do not get: the tools that need the solution, and Gradescope's machinery.
-INSTRUCTOR_FOLDERS = ("instructor", "gradescope")
+# The grader's folders students do not get: the tools that need the solution, class grading, the benchmarks and
+# Gradescope's machinery.
+INSTRUCTOR_FOLDERS = ("instructor", "class_grading", "benchmarks", "gradescope")
 
 
 def files_under(part: str) -> list[Path]:

@@ -1,6 +1,6 @@
 """The grading's overall time limit, shared among its checks so that a hang spends only its own check's time.
 
-Every check still to come keeps its expected seconds (what the reference solution takes on the
+Every check not yet started keeps its expected seconds (what the reference solution takes on the
 reference machine, times this machine's speed factor); a check may use what is left beyond
 those, up to its own limit from rubric.toml. A hang in one part therefore ends at its limit or
 when only the later checks' time is left, whichever comes first, and the parts after it run in
@@ -24,27 +24,31 @@ class TimeShares:
     deadline: float | None  # time.monotonic() by which the checks must end; None: no overall limit
     factor: float  # this machine's speed factor (times --time-limit-scale)
     expected: dict[str, float]  # check id -> the reference solution's seconds on the reference machine
-    order: list[str] = field(default_factory=list)  # the check ids in the order they run
+    order: list[str] = field(default_factory=list)  # the check ids of the grading
+    started: set[str] = field(default_factory=set)  # the checks given their time: running, or done
     hang: str | None = None  # the first check whose student code waited out its full time limit
     too_slow: list[str] = field(default_factory=list)  # checks not graded for want of time no hang took
 
-    def reserved_after(self, check: str) -> float:
-        """Seconds kept for the checks after `check`."""
-        later = self.order[self.order.index(check) + 1:] if check in self.order else []
-        return self.factor * sum(self.expected.get(c, 0.0) for c in later)
+    def reserved_besides(self, check: str) -> float:
+        """Seconds kept for the checks not started yet, but `check`: in a grading that runs its checks one
+        after another, those after it; training checks side by side (`training_pool.py`) keep no time for
+        each other once started, since each already has its own."""
+        waiting = [c for c in self.order if c != check and c not in self.started]
+        return self.factor * sum(self.expected.get(c, 0.0) for c in waiting)
 
     def allowance(self, check: str, own_limit: float) -> tuple[float, bool] | None:
         """(the seconds `check` may run, whether a timeout within them is the student's), or None when the
         grading's time is up. A check gets its own limit, less what the later checks keep, but never less than
         `SLOW_CODE` times its expected seconds while any time is left: code that much slower than the
         reference's is the student's, and a timeout within less time is the machine's."""
+        self.started.add(check)
         if self.deadline is None:
             return own_limit, True
         left = self.deadline - time.monotonic()
         if left <= 0:
             return None
         enough = SLOW_CODE * self.factor * self.expected.get(check, 0.0)
-        limit = min(own_limit, max(left - self.reserved_after(check), enough), left)
+        limit = min(own_limit, max(left - self.reserved_besides(check), enough), left)
         return limit, limit >= min(own_limit, enough)
 
     def record_hang(self, check: str) -> None:

@@ -26,6 +26,7 @@ from ..worker.contract import (BackwardReply, DeviceReply, EpochReply, EvaluateR
                                StudentError, describe_call)
 from ..worker.serve import handle_request
 from ..worker.session import Session
+from .allocator import with_faster_allocator
 from .pipe_channel import PipeChannel
 from .processes import kill_process_group, own_process_group
 
@@ -116,6 +117,9 @@ class Worker:
     def kill_strays(self) -> None:
         """Kill processes the submission started (the worker itself stays)."""
 
+    def interrupt(self) -> None:
+        """From another thread: end the request under way (its thread then sees the worker crash)."""
+
     def close(self) -> None:
         pass
 
@@ -141,14 +145,17 @@ class SubprocessWorker(Worker):
     fds 0 and 1 before any student code runs, so a print lands on stderr).
 
     With a sandbox, the child runs as the sandbox's user under its limits, and closing the
-    worker also kills whatever that user left running. `portable`: use only what every OS has
-    (processes.py), as on Windows.
+    worker also kills whatever that user left running, unless `sweeps` is False (a worker beside
+    others of the same user: whoever started them all sweeps once they are closed). `portable`: use
+    only what every OS has (processes.py), as on Windows.
     """
 
     def __init__(self, impl: Path, sandbox: Sandbox | None = None, threads: int | None = None,
-                 portable: bool = False) -> None:
+                 portable: bool = False, sweeps: bool = True) -> None:
         super().__init__()
         self.impl, self.sandbox, self.threads, self.portable = impl, sandbox, threads, portable
+        self.sweeps = sweeps
+        self.stopped = False  # interrupted: no new request is sent
         self.process: subprocess.Popen | None = None
         self.channel: PipeChannel | None = None
         self.starts = 0
@@ -157,7 +164,7 @@ class SubprocessWorker(Worker):
         args = [str(self.impl)]
         command = (self.sandbox.command(args) if self.sandbox
                    else [sys.executable, "-I", str(WORKER_FOLDER), *args])
-        environment = self.sandbox.environment() if self.sandbox else dict(os.environ)
+        environment = with_faster_allocator(self.sandbox.environment() if self.sandbox else dict(os.environ))
         if self.threads:  # torch's default is every CPU of the affinity mask, whatever the quota
             environment["OMP_NUM_THREADS"] = str(self.threads)
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
@@ -177,7 +184,7 @@ class SubprocessWorker(Worker):
             self.set_time_limit(None)
 
     def kill_strays(self) -> None:
-        if self.sandbox is not None and self.process is not None:
+        if self.sweeps and self.sandbox is not None and self.process is not None:
             if self.sandbox.kill_leftovers(spare=self.process.pid):
                 # Forked copies of the worker share its pipes and may have left replies in them.
                 self.close()
@@ -187,12 +194,20 @@ class SubprocessWorker(Worker):
             return
         kill_process_group(self.process, self.portable)
         self.process.wait()
-        if self.sandbox:
+        if self.sandbox and self.sweeps:
             self.sandbox.kill_leftovers()
         self.channel.close()
         self.process, self.channel = None, None
 
+    def interrupt(self) -> None:
+        self.stopped = True
+        process = self.process
+        if process is not None:
+            kill_process_group(process, self.portable)
+
     def _exchange(self, request: dict) -> Any:
+        if self.stopped:
+            raise WorkerCrashed("crash", "the grading was stopped", "")
         try:
             if self.process is None:
                 self._start_and_wait()

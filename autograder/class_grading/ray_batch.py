@@ -1,6 +1,6 @@
 """Grade a class on a Ray cluster: one task per upload, run by `run_autograder` on whichever node Ray picks.
 
-    python -m autograder.instructor.grade_class UPLOADS -o BATCH --ray auto
+    python -m autograder.class_grading.grade_class UPLOADS -o BATCH --ray auto
 
 Nothing assumes a shared filesystem. The grader installed in BATCH/source (the autograder.zip
 unpacked, the grading data prepared) travels once through Ray's object store, each upload with
@@ -34,7 +34,7 @@ from ..judge.results import write_atomically
 from ..rubric import course_standard
 from ..training_profiles import profile_device, profile_needs
 from ..gradescope.run_autograder import every_check_failed
-from .grade_class import ClassGrading, grade_or_explain, special_files
+from .upload_grading import ClassGrading, grade_or_explain, special_files
 
 REPO = Path(__file__).resolve().parents[2]
 # Shipped to every node for the task's own code; the grading data goes with the grader (BATCH/source).

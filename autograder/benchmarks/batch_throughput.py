@@ -1,6 +1,6 @@
 """Training throughput of the grader's batches against a plain loop, on the same model and machine.
 
-    python -m autograder.instructor.benchmark_throughput [--images 2048] [--width 16]
+    python -m autograder.benchmarks.batch_throughput [--images 2048] [--width 16]
 
 The plain loop is the one in the course's lab reports: PIL images through torchvision
 transforms (random crop with padding 4, horizontal flip, to-tensor, normalise) and a

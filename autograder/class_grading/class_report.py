@@ -1,6 +1,6 @@
 """One self-contained HTML page about a graded class (a `grade_class` batch folder).
 
-    python -m autograder.instructor.class_report BATCH [--reference CURVES] [-o BATCH/report.html]
+    python -m autograder.class_grading.class_report BATCH [--reference CURVES] [-o BATCH/report.html]
 
 The page holds the score distribution, the pass rate of every check, the most common
 failure messages, the training curves of the class (thin grey lines) against the reference
@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..rubric import number_order  # noqa: E402
 from .class_results import ClassResults, CheckSummary  # noqa: E402
-from .plot_curves import plot as plot_curves  # noqa: E402
+from ..instructor.plot_curves import plot as plot_curves  # noqa: E402
 
 STYLE = """
 body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="leave the submitters' names and emails out (from a Gradescope export), to share the page")
     args = parser.parse_args(argv)
     if not (args.batch / "results").is_dir():
-        parser.error(f"{args.batch} holds no results/ folder: grade the class with autograder.instructor.grade_class first")
+        parser.error(f"{args.batch} holds no results/ folder: grade the class with autograder.class_grading.grade_class first")
     reference = json.loads(args.reference.read_text()) if args.reference else None
     out = args.out or args.batch / "report.html"
     out.write_text(report_html(ClassResults.load(args.batch), f"CNN lab: {args.batch.name}", reference,

@@ -1,6 +1,6 @@
 """How many submissions per hour batch grading gets through, and how that scales with workers.
 
-    python -m autograder.instructor.benchmark_class [--copies 4] [--workers 1 2] [--budget cpu] [--ray ADDRESS]
+    python -m autograder.benchmarks.class_batches [--copies 4] [--workers 1 2] [--budget cpu] [--ray ADDRESS]
 
 Grades `--copies` copies of the solution with `grade_class`, once per worker count (and once on
 the Ray cluster at ADDRESS), each into a fresh batch folder, and prints the wall time, the
@@ -19,7 +19,8 @@ from pathlib import Path
 from ..judge.resources import available
 from ..rubric import course_standard
 from ..training_profiles import profile_names
-from .grade_class import FIRST_UID, ClassGrading, grade_class
+from ..class_grading.grade_class import grade_class
+from ..class_grading.upload_grading import FIRST_UID, ClassGrading
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -126,7 +126,7 @@ class ClassResults:
             return "autograder error"
         not_graded = document.get("extra_data", {}).get("not_graded")
         if not_graded:
-            return f"regrade: the machine was too slow for checks {', '.join(not_graded)}"
+            return f"regrade: the machine was too slow or too small for checks {', '.join(not_graded)}"
         course, applied = course_standard(), document.get("extra_data", {}).get("standard", {})
         if (applied.get("profile"), applied.get("threads")) != (course.profile, course.threads):
             return (f"regrade: graded under the {cls.standard(document)}, not the course's standard "

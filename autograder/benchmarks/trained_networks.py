@@ -1,7 +1,7 @@
 """Time the trained-network check's work per network, and the size of each checkpoint: rubric.toml's [trained].
 
-    python -m autograder.instructor.benchmark_trained            # the lab's networks at their defaults
-    python -m autograder.instructor.benchmark_trained --images 2000 --threads 1
+    python -m autograder.benchmarks.trained_networks            # the lab's networks at their defaults
+    python -m autograder.benchmarks.trained_networks --images 2000 --threads 1
 
 Each network of the solution, freshly initialised, is saved as a state_dict and then loaded and run on
 `--images` grading test images by the worker's own request (`checkpoint_requests.trained_predict`), in this

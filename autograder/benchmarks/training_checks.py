@@ -1,6 +1,6 @@
 """Wall time and peak memory of the training checks on the solution under one budget profile.
 
-    python -m autograder.instructor.benchmark_training --budget cpu
+    python -m autograder.benchmarks.training_checks --budget cpu
 
 Runs `pytest autograder --impl solutions -m training` in a child process and samples the
 resident memory of its whole process tree (judge and worker together) from /proc.
