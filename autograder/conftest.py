@@ -23,7 +23,7 @@ import pytest
 from .grading_setup import (CLAIMS, CURVES, FULL_LIMIT, MEMORY_HEADROOM, TOO_SMALL, LEADERBOARD, OUTCOMES, SPEED, STARTED, budget, budget_line,
                             check_time_limit, reference_memory_bytes, resources, standard_applied, standard_line, start_worker, threads_line, time_limit_factor,
                             time_shares, training_line)
-from .judge.allocator import allocator_line
+from .judge.allocator import allocator_line, return_freed_memory
 from .judge.feedback import explained, feedback
 from .judge.results import Outcome, results_document, write_atomically
 from .judge.score_table import score_table, unchecked_points_line
@@ -151,6 +151,7 @@ def student(worker: Worker, request: pytest.FixtureRequest) -> Iterator[Submissi
     worker.set_time_limit(None)
     worker.kill_strays()
     worker.release()
+    return_freed_memory()
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from data_scripts.subsets import prepared_sha256
 
 from .grading_setup import (CURVES, FULL_LIMIT, LEADERBOARD, OUTCOMES, budget, check_time_limit, expected_seconds,
                             start_worker, threads, time_shares, training_slots)
+from .judge.allocator import return_freed_memory
 from .judge.results import in_rubric_order, leaderboard_entry
 from .judge.training_pool import Finished, Job, TrainingPool
 from .judge.worker_client import StudentTimeout, Worker
@@ -76,13 +77,14 @@ def training_job(config: pytest.Config, name: str, live: bool) -> Job:
     return job
 
 
-def start_training(pool: TrainingPool, session: pytest.Session) -> None:
+def start_training(pool: TrainingPool, session: pytest.Session, make_room: Callable[[], None]) -> None:
     """Queue every training check of this grading, longest first, so that side-by-side workers end together."""
     config = session.config
     names = [item.name for item in session.items if (entry := rubric_entry(item)) and entry.part == "training"]
     expected = expected_seconds(budget(config))
     names.sort(key=lambda name: -expected.get(name, 0.0))
-    pool.start([(name, training_job(config, name, live=not pool.parallel)) for name in names])
+    side_by_side = min(pool.slots, len(names)) > 1
+    pool.start([(name, training_job(config, name, live=not side_by_side)) for name in names], make_room)
 
 
 @pytest.fixture
@@ -92,10 +94,10 @@ def learns(training_pool: TrainingPool, worker: Worker, request: pytest.FixtureR
     def run() -> None:
         name, profile = request.function.__name__, budget(request.config)
         if not training_pool.started(name):
-            if training_pool.parallel:
-                worker.close()  # the unit checks' worker: its memory goes to the training workers
-            start_training(training_pool, request.session)
+            # Side by side, the unit checks' worker is closed first: its memory goes to the training workers.
+            start_training(training_pool, request.session, make_room=worker.close)
         finished = training_pool.result(name)
+        return_freed_memory()
         if training_pool.parallel:
             for line in finished.log:
                 print(line)

@@ -52,7 +52,9 @@ def test_two_slots_run_two_checks_at_once_in_workers_of_their_own() -> None:
         both_running.wait()  # breaks (and the job fails) unless the other job runs at the same time
         return id(worker)
 
-    pool.start([("a", job), ("b", job)])
+    workers_at_make_room: list[int] = []
+    pool.start([("a", job), ("b", job)], make_room=lambda: workers_at_make_room.append(len(started)))
+    assert workers_at_make_room == [0], "room was not made before the slots started their workers"
     a, b = pool.result("b"), pool.result("a")  # taken in any order
     assert a.error is None and b.error is None, (a.error, b.error)
     assert a.value != b.value and {a.value, b.value} == {id(w) for w in started}, "the checks shared a worker"
@@ -71,11 +73,17 @@ def test_one_slot_runs_each_check_when_asked_in_the_gradings_own_worker() -> Non
             return worker
         return run
 
-    pool.start([("long", job("long")), ("short", job("short"))])
-    assert ran == [], "with one slot nothing runs before its check asks"
+    pool.start([("long", job("long")), ("short", job("short"))], make_room=lambda: ran.append("room made"))
+    assert ran == [], "with one slot nothing runs before its check asks, and the grading's worker stays"
     assert pool.result("short").value is pool.serial_worker and ran == ["short"]
     assert pool.result("long").value is pool.serial_worker and ran == ["short", "long"]
     assert started == [], "one slot started a worker besides the grading's"
+
+
+def test_one_check_alone_runs_in_the_gradings_own_worker_whatever_the_slots() -> None:
+    pool, started, _ = pool_of(2)
+    pool.start([("only", lambda worker, finished: worker)])
+    assert not pool.parallel and pool.result("only").value is pool.serial_worker and started == []
 
 
 def test_a_failing_check_costs_only_itself() -> None:

@@ -43,7 +43,7 @@ from ..training_profiles import profile_names
 from .batch_progress import BatchProgress
 from .class_results import SUBMITTERS_FILE, ClassResults, gradescope_submitters
 from .ray_batch import RayBatch
-from .upload_grading import (FIRST_UID, ClassGrading, grade_or_explain, install_grader, student_name,
+from .upload_grading import (FIRST_UID, ClassGrading, cpu_sets, grade_or_explain, install_grader, student_name,
                              uploads_in)
 
 FAILURES_IN_A_ROW = 3  # uploads in a row with the same autograder error: the grader is broken, not they
@@ -76,6 +76,7 @@ class LocalBatch:
 
     def __init__(self, grading: ClassGrading, workers: int) -> None:
         self.grading, self.parallel = grading, workers
+        grading.cpu_sets = cpu_sets(workers)
         self.executor = ThreadPoolExecutor(max_workers=workers)
         self.slots: queue.Queue[int] = queue.Queue()
         for slot in range(workers):

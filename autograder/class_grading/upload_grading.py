@@ -31,6 +31,19 @@ class GradingStopped(Exception):
     """The batch was stopped while this upload was being graded: it stays ungraded."""
 
 
+def cpu_sets(slots: int) -> list[set[int]]:
+    """This process's CPUs dealt out to `slots` gradings, each a share of its own (the last takes what is left
+    over): each grading runs as many training checks side by side as its share holds, and none steals another's
+    cores. With fewer CPUs than slots, or where affinity cannot be set, none: every grading may use every CPU."""
+    if not hasattr(os, "sched_getaffinity"):
+        return []
+    available = sorted(os.sched_getaffinity(0))
+    share = len(available) // slots
+    if share == 0:
+        return []
+    return [set(available[i * share:(i + 1) * share if i < slots - 1 else None]) for i in range(slots)]
+
+
 def student_name(upload: str) -> str:
     """The name a batch files an upload (a folder, or a zip without .zip) under."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", upload.removesuffix(".zip"))
@@ -76,6 +89,7 @@ class ClassGrading:
     first_uid: int = FIRST_UID
     as_root: bool = field(default_factory=lambda: os.getuid() == 0)
     running: dict[subprocess.Popen, int] = field(default_factory=dict)  # gradings under way, by slot
+    cpu_sets: list[set[int]] = field(default_factory=list)  # slot i grades on cpu_sets[i] (empty: on every CPU)
     stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -108,9 +122,16 @@ class ClassGrading:
         log = self.batch / "logs" / f"{student}.log"
         environment = {k: v for k, v in os.environ.items() if k != ROOT_VARIABLE}  # the data is source's copy
         with open(log, "wb") as output:
+            cpus = self.cpu_sets[slot] if slot < len(self.cpu_sets) else None
+
+            def start_in_slot() -> None:
+                die_with_parent()
+                if cpus:  # the grading sizes its training workers by the CPUs it may use
+                    os.sched_setaffinity(0, cpus)
+
             process = subprocess.Popen(self.command(layout.root, slot), cwd=self.source, env=environment,
                                        stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-                                       preexec_fn=die_with_parent)
+                                       preexec_fn=start_in_slot)
             self.running[process] = slot
             try:
                 reason = self.wait(process, slot)

@@ -54,11 +54,14 @@ class TrainingPool:
     def parallel(self) -> bool:
         return self.slots > 1
 
-    def start(self, jobs: list[tuple[str, Job]]) -> None:
-        """Queue the jobs, in the order given (longest first); with one slot they wait for `result`."""
+    def start(self, jobs: list[tuple[str, Job]], make_room: Callable[[], None] = lambda: None) -> None:
+        """Queue the jobs, in the order given (longest first), on no more slots than there are jobs; with one
+        slot they wait for `result`. Side by side, `make_room` runs first (closing a worker no longer needed)."""
         self.jobs.update(jobs)
+        self.slots = min(self.slots, max(1, len(jobs)))
         if not self.parallel:
             return
+        make_room()
         self.executor = self.executor or ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="training")
         for name, job in jobs:
             self.futures[name] = self.executor.submit(self._run_in_slot, job)
