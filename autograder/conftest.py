@@ -75,6 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--threads", type=int, default=None,
                     help="torch threads for the graded code (default: the course's, rubric.toml's `training_threads`;"
                          " another count trains with other arithmetic)")
+    group.addoption("--training-slots", type=int, default=None, metavar="N",
+                    help="at most N training checks side by side (default: as many as the CPUs and memory allow; "
+                         "the accuracies are the same whatever N)")
     group.addoption("--curves", type=Path, default=None,
                     help="where the training checks' per-epoch curves go (default: .curves/<graded folder>.json)")
 

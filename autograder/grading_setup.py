@@ -155,11 +155,12 @@ def start_worker(config: pytest.Config, sandbox: Sandbox | None, sweeps: bool = 
 def training_slots(config: pytest.Config) -> int:
     """How many training checks run side by side, each in a worker of its own: one per CPU the grading may use at
     the standard's thread count, as many as its memory holds (the profile's measured needs with one worker,
-    then each further worker's own peak), never more than the profile has checks. Under --inprocess, one."""
+    then each further worker's own peak), never more than the profile has checks, nor than --training-slots.
+    Under --inprocess, one."""
     if config.getoption("inprocess"):
         return 1
     r, chosen = resources(config), budget(config)
-    slots = min(int(r.cpus // threads(config)), len(load_profile(chosen)))
+    slots = min(int(r.cpus // threads(config)), len(load_profile(chosen)), config.getoption("training_slots") or 99)
     if r.memory_bytes is not None and profile_device(chosen) == "cpu":
         needs = profile_needs(chosen)
         slots = min(slots, 1 + (r.memory_bytes - needs.memory_bytes) // needs.worker_bytes)

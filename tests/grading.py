@@ -79,10 +79,11 @@ def failed_checks(results: dict) -> set[str]:
 
 
 def pytest_arguments(impl: Path, workdir: Path, extra: tuple[str, ...], threads: int) -> list[str]:
-    """`pytest autograder` grading `impl`, its results.json and curves written in `workdir`."""
+    """`pytest autograder` grading `impl`, its results.json and curves written in `workdir`. One training check at a
+    time: the corpora are graded `cpu_share()` folders at once already."""
     return ["autograder", "--impl", str(impl), "--results-json", str(workdir / f"{impl.name}.results.json"),
             "-q", "-p", "no:cacheprovider", *extra, "--curves", str(workdir / f"{impl.name}.curves.json"),
-            "--threads", str(threads)]
+            "--threads", str(threads), "--training-slots", "1"]
 
 
 def graded(returncode: int, output: str, impl: Path, workdir: Path) -> Grade:

@@ -105,12 +105,13 @@ def test_the_release_has_only_visible_checks_and_what_grading_reads_of_the_thres
 
 
 def test_the_release_and_the_zip_hold_the_grader_by_folder(gradescope_zip: zipfile.ZipFile, release: Path) -> None:
-    """The zip holds every file of the grader; the release all but instructor/ and gradescope/."""
+    """The zip holds every file of the grader; the release all but the instructors' and Gradescope's folders."""
     grader = {p.relative_to(REPO).as_posix() for p in (REPO / "autograder").rglob("*")
               if p.is_file() and "__pycache__" not in p.parts and ".curves" not in p.parts}
     assert grader <= set(gradescope_zip.namelist())
     released = {p.relative_to(release).as_posix() for p in (release / "autograder").rglob("*") if p.is_file()}
-    assert released == {name for name in grader if not name.startswith(("autograder/instructor/", "autograder/gradescope/"))}
+    assert released == {name for name in grader
+                        if not name.startswith(tuple(f"autograder/{folder}/" for folder in INSTRUCTOR_FOLDERS))}
 
 
 def test_the_release_grades_a_students_work_on_its_own(release: Path, tmp_path: Path) -> None:
