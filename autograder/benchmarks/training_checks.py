@@ -9,9 +9,10 @@ resident memory of its whole process tree (judge and worker together) from /proc
 
 `--breakdown` runs each check's requests here instead, one after another on the standard's threads (the
 worker's own code on solutions/, as a grading's worker runs them), under torch.profiler, and prints each
-check's seconds split by the labels the worker's loop carries: augmentation, forward, backward, optimizer
-step, evaluation (every epoch's test accuracy) and the rest (building the model, the student's own loop for
-the loop checks). Torch's start (importing it) is printed apart: every worker pays it once.
+check's seconds by phase: augmentation (the batches), forward, backward, optimizer step, evaluation (every
+epoch's test accuracy) and the rest (building the model; for the loop checks, the student's own loop).
+Torch's start (importing it) is printed apart: every worker pays it once. Preload the worker's allocator
+(`LD_PRELOAD=libtcmalloc_minimal.so.4`, `autograder/judge/allocator.py`) to measure what a worker does.
 """
 from __future__ import annotations
 
@@ -21,10 +22,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..judge.processes import process_statuses
 from ..rubric import course_standard
 from ..training_profiles import load_profile, profile_names
+
+if TYPE_CHECKING:  # imported where the breakdown runs: the timed grading's parent process never trains
+    import torch
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,21 +49,66 @@ def tree_rss_bytes(root: int) -> int:
     return total
 
 
-LABELS = ("augmentation", "forward", "backward", "optimizer step", "evaluation")
+class LabelledBatches:
+    """A run's batches, each one's making (crops, flips, normalisation) labelled "augmentation" for the profiler;
+    everything else (length, batch_size, dataset) is the batches' own."""
+
+    def __init__(self, batches: Any) -> None:
+        self.batches = batches
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.batches, name)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[Any]:
+        import torch
+
+        epoch = iter(self.batches)
+        while True:
+            with torch.profiler.record_function("augmentation"):
+                batch = next(epoch, None)
+            if batch is None:
+                return
+            yield batch
+
+
+PHASES = ("augmentation", "forward", "backward", "optimizer step", "evaluation")
+
+
+def phase_seconds(profile: "torch.profiler.profile") -> dict[str, float]:
+    """Seconds by phase, from what torch.profiler names of itself: the autograd engine's functions (backward),
+    the optimizer's step and zero_grad, and the labels `breakdown` puts around the requests and the batches."""
+    spent = dict.fromkeys(PHASES, 0.0)
+    for event in profile.key_averages():
+        seconds = event.cpu_time_total / 1e6
+        if event.key.startswith("autograd::engine::evaluate_function"):
+            spent["backward"] += seconds
+        elif event.key.startswith("Optimizer."):
+            spent["optimizer step"] += seconds
+        elif event.key in ("augmentation", "evaluation", "epoch"):
+            spent[event.key if event.key != "epoch" else "forward"] += seconds
+    # An epoch's time less its backward, optimizer and batches is the forward pass (and the loss).
+    spent["forward"] -= spent["backward"] + spent["optimizer step"] + spent["augmentation"]
+    return spent
 
 
 def breakdown(budget: str, threads: int) -> None:
-    """Each check of `budget` run here under torch.profiler: its seconds, split by the worker loop's labels."""
+    """Each check of `budget` run here under torch.profiler: its seconds by phase. The worker's training code
+    runs unchanged (its bytes are what the thresholds were calibrated on); the phases are read from outside it."""
     started = time.perf_counter()
     import torch
     from data_scripts.subsets import load_subset
 
     from ..worker import training_requests
     from ..worker.session import Session
+    from ..worker.training_run import TrainingRun
 
     print(f"importing torch: {time.perf_counter() - started:.1f} s (each worker, once)")
     session = Session(REPO / "solutions")
-    print(f"{'check':<34} {'seconds':>8}  " + "  ".join(f"{label:>14}" for label in (*LABELS, "the rest")))
+    label = torch.profiler.record_function
+    print(f"{'check':<24} {'seconds':>8}  " + "  ".join(f"{phase:>14}" for phase in (*PHASES, "the rest")))
     for name, check in load_profile(budget).items():
         images, labels = (t[:check.train] for t in load_subset(check.dataset, "train"))
         test_images = load_subset(check.dataset, "test")[0][:check.test]
@@ -66,15 +116,22 @@ def breakdown(budget: str, threads: int) -> None:
             started = time.perf_counter()
             run = training_requests.training_start(session, check.module, check.factory, check.kwargs, 0, images,
                                                    labels, check.settings, "cpu", threads)
+            training_run = session.get(run, TrainingRun)
+            training_run.batches = LabelledBatches(training_run.batches)
             for _ in range(check.settings["epochs"]):
-                training_requests.training_epoch(session, run, check.student_loop)
-                training_requests.training_predict(session, run, test_images)
+                with label("epoch"):
+                    training_requests.training_epoch(session, run, check.student_loop)
+                with label("evaluation"):
+                    training_requests.training_predict(session, run, test_images)
             training_requests.training_end(session, run)
             seconds = time.perf_counter() - started
-        spent = {event.key: event.cpu_time_total / 1e6 for event in profile.key_averages() if event.key in LABELS}
-        shares = [spent.get(label, 0.0) for label in LABELS]
-        print(f"{name.removeprefix('test_train_'):<34} {seconds:>8.1f}  " + "  ".join(
-            f"{s:>6.1f} s {s / seconds:>4.0%}" for s in (*shares, seconds - sum(shares))))
+        spent = phase_seconds(profile)
+        if check.student_loop:  # the student's own loop: its phases are its own
+            spent = {"augmentation": spent["augmentation"], "evaluation": spent["evaluation"]}
+        shares = [spent.get(phase) for phase in PHASES]
+        rest = seconds - sum(s for s in shares if s is not None)
+        print(f"{name.removeprefix('test_train_'):<24} {seconds:>8.1f}  " + "  ".join(
+            f"{s:>6.1f} s {s / seconds:>4.0%}" if s is not None else f"{'-':>14}" for s in (*shares, rest)))
 
 
 def main(argv: list[str] | None = None) -> None:

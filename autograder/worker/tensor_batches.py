@@ -52,16 +52,14 @@ class TensorBatches:
         order = (torch.randperm(count, generator=self.generator, device=device) if self.shuffle
                  else torch.arange(count, device=device))
         for start in range(0, count, self.batch_size):
-            with torch.profiler.record_function("augmentation"):  # a label for benchmarks/training_checks.py
-                index = order[start:start + self.batch_size]
-                batch = self.images[index]
-                if self.padding:
-                    batch = self.random_crop(batch)
-                if self.flip:
-                    flipped = torch.rand(len(batch), generator=self.generator, device=device) < 0.5
-                    batch = torch.where(flipped[:, None, None, None], batch.flip(3), batch)
-                augmented = (batch.float() - self.mean) / self.std, self.labels[index]
-            yield augmented
+            index = order[start:start + self.batch_size]
+            batch = self.images[index]
+            if self.padding:
+                batch = self.random_crop(batch)
+            if self.flip:
+                flipped = torch.rand(len(batch), generator=self.generator, device=device) < 0.5
+                batch = torch.where(flipped[:, None, None, None], batch.flip(3), batch)
+            yield (batch.float() - self.mean) / self.std, self.labels[index]
 
     def random_crop(self, batch: torch.Tensor) -> torch.Tensor:
         """Each image shifted by its own random offset of up to `padding` pixels, zeros filling in."""

@@ -14,7 +14,6 @@ from torch import nn
 
 from .tensor_batches import TensorBatches
 
-label = torch.profiler.record_function
 NORMALISATION = {1: ((0.1307,), (0.3081,)), 3: ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))}
 
 
@@ -69,17 +68,12 @@ class TrainingRun:
         self.model.train()
         loss_sum, samples = torch.zeros((), device=self.device), 0
         for x, y in self.batches:
-            # The labels name where an epoch's time goes (`python -m autograder.benchmarks.training_checks
-            # --breakdown`); without a profiler running they cost nothing measurable.
-            with label("forward"), torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                                  enabled=self.device.type == "cuda"):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 loss = self.criterion(self.model(x), y)
-            with label("backward"):
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-            with label("optimizer step"):
-                self.optimizer.step()
-                self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
             loss_sum += loss.detach() * len(y)
             samples += len(y)
         return loss_sum.item() / samples
@@ -89,7 +83,6 @@ class TrainingRun:
 
 
 @torch.no_grad()
-@label("evaluation")
 def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 256) -> torch.Tensor:
     """Logits for uint8 images (N, C, H, W), normalised as in training (NORMALISATION), in eval mode."""
     model.eval()
