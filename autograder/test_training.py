@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import pytest
 import torch
 
-from data_scripts.subsets import prepared_sha256
+from data_scripts.subsets import SPLITS, load_subset, prepared_sha256
 
 from .grading_setup import (CURVES, FULL_LIMIT, LEADERBOARD, OUTCOMES, budget, check_time_limit, expected_seconds,
                             start_worker, threads, time_shares, training_slots)
@@ -83,6 +83,9 @@ def start_training(pool: TrainingPool, session: pytest.Session, make_room: Calla
     names = [item.name for item in session.items if (entry := rubric_entry(item)) and entry.part == "training"]
     expected = expected_seconds(budget(config))
     names.sort(key=lambda name: -expected.get(name, 0.0))
+    for dataset in {load_profile(budget(config))[name].dataset for name in names}:
+        for split in SPLITS:  # read here, in the main thread, and not in the jobs' (`stored_arrays` says why)
+            load_subset(dataset, split)
     side_by_side = min(pool.slots, len(names)) > 1
     pool.start([(name, training_job(config, name, live=not side_by_side)) for name in names], make_room)
 

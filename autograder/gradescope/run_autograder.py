@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..judge.processes import die_with_parent
 from ..judge.resources import Resources, available
 from ..judge.results import Outcome, results_document, results_problems, write_atomically
 from ..judge.sandbox import kill_process_tree, kill_processes_of, resolve_user
@@ -116,8 +117,10 @@ def lock_down(layout: Layout, source: Path) -> None:
 
 def run_judge(command: list[str], cwd: Path, time_limit: float) -> str | None:
     """Run pytest, passing its output on (capped); the reason it failed to finish, or None."""
+    # SIGKILL when run_autograder dies, which ends the judge even when stopped: killing a tree stops it first,
+    # and a killer killed in between (a Ray task force-cancelled) would leave it stopped, with its zombies.
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=lambda: die_with_parent(signal.SIGKILL))
     try:
         return pass_on_output(process, time_limit)
     finally:  # done, or stopped (SIGTERM: the batch that started this grading ended): nothing of it outlives it

@@ -25,11 +25,11 @@ def own_process_group(portable: bool = False) -> dict:
     return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
 
 
-def die_with_parent() -> None:
-    """For `preexec_fn`: on Linux the child gets SIGTERM when the thread that started it ends, so that a
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """For `preexec_fn`: on Linux the child gets `signum` when the thread that started it ends, so that a
     grading whose batch was killed outright (a Ray node lost, a task force-cancelled) stops and cleans up."""
     if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
 
 
 def kill_process_group(process: subprocess.Popen, portable: bool = False) -> None:
