@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
 
-from .grading_setup import (CLAIMS, CURVES, FULL_LIMIT, MEMORY_HEADROOM, TOO_SMALL, LEADERBOARD, OUTCOMES, SPEED, STARTED, budget, budget_line,
-                            check_time_limit, reference_memory_bytes, resources, standard_applied, standard_line, start_worker, threads_line, time_limit_factor,
+from .grading_setup import (CLAIMS, CURVES, FULL_LIMIT, LEADERBOARD, OUTCOMES, SPEED, STARTED, TOO_SMALL, budget,
+                            budget_line, check_time_limit, memory_verdict, reference_memory_bytes, resources,
+                            standard_applied, standard_line, start_worker, threads_line, time_limit_factor,
                             time_shares, training_line)
-from .judge.allocator import allocator_line, return_freed_memory
+from .judge.allocator import allocator_line
 from .judge.feedback import explained, feedback
 from .judge.results import Outcome, results_document, write_atomically
 from .judge.score_table import score_table, unchecked_points_line
@@ -154,7 +155,6 @@ def student(worker: Worker, request: pytest.FixtureRequest) -> Iterator[Submissi
     worker.set_time_limit(None)
     worker.kill_strays()
     worker.release()
-    return_freed_memory()
 
 
 @pytest.fixture(scope="session")
@@ -166,25 +166,18 @@ def reference(pytestconfig: pytest.Config) -> Callable[[str], ModuleType]:
     return lambda module: load_module(folder, "reference_solution", module)
 
 
-def killed_note(item: pytest.Item, excinfo: pytest.ExceptionInfo | None) -> str | None:
-    """For a worker killed outright in a container (its OOM killer sends SIGKILL): whose the memory was. Where the
-    reference solution's own grading leaves less than a quarter of the limit to spare, the container is too small
-    to blame the student: the check is not graded (a regrade); otherwise the note points at the student's code."""
+def killed_note(item: pytest.Item, excinfo: pytest.ExceptionInfo | None) -> tuple[str, bool] | None:
+    """For a worker killed outright in a container (its OOM killer sends SIGKILL): (what to say, whether the check
+    is not graded rather than failed), or None for any other failure (`memory_verdict`)."""
     config = item.config
     error, memory = excinfo.value if excinfo else None, resources(config).memory_bytes
     if not isinstance(error, WorkerCrashed) or "SIGKILL" not in error.summary or memory is None:
         return None
-    chosen = budget(config)
-    if profile_device(chosen) != "cpu":
-        return f"This grading allows {memory / 2**30:.2f} GiB in all: look for what your code allocates or keeps."
-    needed = reference_memory_bytes(config)
-    if needed > MEMORY_HEADROOM * memory:
+    needed = reference_memory_bytes(config) if profile_device(budget(config)) == "cpu" else None
+    said, not_graded = memory_verdict(memory, needed, budget(config))
+    if not_graded:
         config.stash[TOO_SMALL].append(load_rubric()[item.name].number)
-        return (f"Not graded: the grading container is too small ({memory / 2**30:.2f} GiB; the reference solution's "
-                f"grading needs {needed / 2**30:.2f} GiB, less than a quarter to spare), so running out of memory here "
-                "says nothing about your code. Resubmit, or ask your instructor for a regrade.")
-    return (f"This grading allows {memory / 2**30:.2f} GiB in all; the reference solution's grading under the "
-            f"{chosen} profile needs {needed / 2**30:.2f} GiB, so look for what your code allocates or keeps.")
+    return said, not_graded
 
 
 def cut_short(item: pytest.Item, excinfo: pytest.ExceptionInfo | None) -> str | None:
@@ -208,8 +201,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     function = item.function
     text = "\n".join(v for k, v in item.user_properties if k == "feedback")
     if not report.passed:
-        killed = killed_note(item, call.excinfo)
-        text = cut_short(item, call.excinfo) or (killed if killed and killed.startswith("Not graded") else "\n".join(
+        killed, not_graded = killed_note(item, call.excinfo) or ("", False)
+        text = cut_short(item, call.excinfo) or (killed if not_graded else "\n".join(
             t for t in (text, feedback(function, call.excinfo), killed) if t))
     if report.failed:
         report.longrepr = text

@@ -174,6 +174,21 @@ def reference_memory_bytes(config: pytest.Config) -> int:
     return needs.memory_bytes + (training_slots(config) - 1) * needs.worker_bytes
 
 
+def memory_verdict(memory_bytes: int, needed_bytes: int | None, profile: str) -> tuple[str, bool]:
+    """What a worker killed for memory tells the student, and whether the check is not graded rather than failed:
+    where the reference solution's grading (`needed_bytes`, None on a GPU profile) leaves less than a quarter of
+    the container's memory to spare, running out says nothing about the student's code (a regrade)."""
+    allows = f"{memory_bytes / 2**30:.2f} GiB"
+    if needed_bytes is None:
+        return f"This grading allows {allows} in all: look for what your code allocates or keeps.", False
+    if needed_bytes > MEMORY_HEADROOM * memory_bytes:
+        return (f"Not graded: the grading container is too small ({allows}; the reference solution's grading needs "
+                f"{needed_bytes / 2**30:.2f} GiB, less than a quarter to spare), so running out of memory here says "
+                "nothing about your code. Resubmit, or ask your instructor for a regrade.", True)
+    return (f"This grading allows {allows} in all; the reference solution's grading under the {profile} profile "
+            f"needs {needed_bytes / 2**30:.2f} GiB, so look for what your code allocates or keeps.", False)
+
+
 def training_line(config: pytest.Config) -> str:
     slots = training_slots(config)
     if slots == 1:

@@ -16,7 +16,6 @@ from data_scripts.subsets import SPLITS, load_subset, prepared_sha256
 
 from .grading_setup import (CURVES, FULL_LIMIT, LEADERBOARD, OUTCOMES, budget, check_time_limit, expected_seconds,
                             start_worker, threads, time_shares, training_slots)
-from .judge.allocator import return_freed_memory
 from .judge.results import in_rubric_order, leaderboard_entry
 from .judge.training_pool import Finished, Job, TrainingPool
 from .judge.worker_client import StudentTimeout, Worker
@@ -100,7 +99,6 @@ def learns(training_pool: TrainingPool, worker: Worker, request: pytest.FixtureR
             # Side by side, the unit checks' worker is closed first: its memory goes to the training workers.
             start_training(training_pool, request.session, make_room=worker.close)
         finished = training_pool.result(name)
-        return_freed_memory()
         if training_pool.parallel:
             for line in finished.log:
                 print(line)

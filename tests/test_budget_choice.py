@@ -106,3 +106,13 @@ def test_run_autograder_stays_torch_free() -> None:
     probe = "import sys, autograder.gradescope.run_autograder; print(sorted({'torch', 'numpy'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_a_worker_killed_for_memory_is_the_students_only_where_the_reference_leaves_room() -> None:
+    """The cpu profile's grading needs 1.5 GiB with one training worker: in a 1.5 GiB container that leaves nothing
+    to spare, so an OOM kill there is not graded (a regrade); in 3 GiB it points at the student's code."""
+    needed = profile_needs("cpu").memory_bytes
+    said, not_graded = grading.memory_verdict(int(1.5 * 2**30), needed, "cpu")
+    assert not_graded and said.startswith("Not graded: the grading container is too small"), said
+    said, not_graded = grading.memory_verdict(3 * 2**30, needed, "cpu")
+    assert not not_graded and "look for what your code allocates or keeps" in said, said

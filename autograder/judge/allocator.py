@@ -9,10 +9,8 @@ bytes whichever allocator serves it, so the kernels, the arithmetic and every ac
 """
 from __future__ import annotations
 
-import ctypes
 import ctypes.util
 import functools
-import gc
 import sys
 
 TCMALLOC = "tcmalloc_minimal"
@@ -40,14 +38,3 @@ def allocator_line() -> str:
     return (f"worker memory allocator: tcmalloc ({library})" if library else
             "worker memory allocator: the C library's (install libtcmalloc-minimal4 for faster training)")
 
-
-def return_freed_memory() -> None:
-    """Give the memory this process has freed back to the system (glibc's malloc_trim): the judge builds the
-    reference's full-size networks to count their parameters, and glibc would otherwise keep their pages for
-    the rest of the grading, beside the training workers. Nothing that is in use moves."""
-    if sys.platform.startswith("linux"):
-        gc.collect()
-        try:
-            ctypes.CDLL(None).malloc_trim(0)
-        except AttributeError:  # a C library without it (musl)
-            pass
