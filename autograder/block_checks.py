@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from .judge.worker_client import RemoteModule, StudentError, StudentTimeout, Submission, WorkerCrashed
-from .probes import (close, paired_state, reference_bn_state, reference_weights, student_bn_state, transplant,
-                     weight_pairs)
+from .probes import (bn_values, chosen_parameters, close, paired_state, reference_bn_state, reference_weights,
+                     student_bn_state, transplant, weight_pairs)
 from .spec_blocks import BlockSpec
 
 # The rule the parameter-count and structure checks apply to every convolution they count.
@@ -84,13 +84,16 @@ def assert_shapes_property(
 def assert_gradients_flow(build: Callable[[int], RemoteModule], x: torch.Tensor, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
     """One backward pass reaches every parameter (finite gradient) and the input.
 
-    A parameter outside the autograd graph fails at once. An all-zero gradient can also
-    come from a correct block whose ReLUs all start dead, so it fails only if it stays
-    zero for blocks built with every one of `seeds`.
+    The block carries parameter values the check chooses (`probes.chosen_parameters`): a correct
+    block that zero-initialises a BN scale or a linear cuts no gradient the spec's computation has.
+    A parameter outside the autograd graph fails at once. An all-zero gradient can also come from
+    a correct block whose ReLUs all start dead, so it fails only if it stays zero for the values
+    chosen with every one of `seeds`.
     """
     always_zero: set[str] | None = None
     for seed in seeds:
         block = build(seed)
+        block.load(chosen_parameters(block.parameters(), seed))
         grad_output = torch.randn_like(block.forward(x, train=True))
         result = block.backward(x, grad_output, train=True)
         grads = result["param_grads"]
@@ -132,10 +135,13 @@ def assert_computes_spec_cases(student: Submission, module: str, name: str, case
 
 
 def assert_computes_spec(student: RemoteModule, spec: BlockSpec, x: torch.Tensor, seed: int = 0) -> None:
-    """With weights the check chooses and every BN's statistics wide (what follows a BN sees values
-    beyond 6 and far below 0), the block's output is the spec's computation in eval and train mode,
-    and so are its gradients (`assert_backpropagates_spec`). A failure quotes the spec, and names the
-    student's departure when it is one the lab's students make."""
+    """Every BN is the spec's (`assert_default_batch_norms`). With weights the check chooses and every BN's
+    statistics wide (what follows a BN sees values beyond 6 and far below 0), the block's output is the
+    spec's computation in eval and train mode, the train-mode forward leaves the spec's running statistics
+    (`assert_running_statistics`), and its gradients are the spec's (`assert_backpropagates_spec`). A
+    failure quotes the spec, and names the student's departure when it is one the lab's students make."""
+    modules = student.modules()
+    assert_default_batch_norms(student.description, modules)
     weights = spec.weights(seed)
     pairs = weight_pairs(student, weights, x)
     student.load(paired_state(weights, pairs) | student_bn_state(student, "wide"))
@@ -149,7 +155,80 @@ def assert_computes_spec(student: RemoteModule, spec: BlockSpec, x: torch.Tensor
             f"{student.description} in {'train' if train else 'eval'} mode, given weights set by this check, "
             f"{difference(actual, expected)}. The spec: {spec.statement}."
             + (f" Its output is the spec's computation with {departure}." if departure else ""))
+    assert_running_statistics(student, modules, spec.running_statistics(weights, x))
     assert_backpropagates_spec(student, spec, weights, x, {name: index for name, (index, _) in pairs.items()})
+
+
+SPEC_BN = ("the spec's BN is nn.BatchNorm2d with its defaults: eps 1e-05, momentum 0.1, a learnable scale and shift, "
+           "running statistics")
+BN_MOMENTUM, BN_EPS = 0.1, 1e-5
+
+
+def bn_name(module: dict) -> str:
+    return f"BatchNorm2d {module['path']!r}" if module["path"] else "the block itself (a BatchNorm2d)"
+
+
+def assert_default_batch_norms(description: str, modules: list[dict]) -> None:
+    """Every nn.BatchNorm2d of the block keeps the defaults the contract names: eps, momentum, affine
+    parameters and running statistics. Each setting leaves a train-mode output nearly or exactly as it was;
+    they show in eval mode, after training."""
+    for module in modules:
+        if module.get("kind") != "batchnorm2d":
+            continue
+        found = []
+        if module["momentum"] is None:
+            found.append("momentum None (a cumulative average of every batch so far)")
+        elif not math.isclose(module["momentum"], BN_MOMENTUM):
+            tensorflow = (f": PyTorch's momentum weighs the new batch, so TensorFlow's {module['momentum']:g} is "
+                          f"PyTorch's {1 - module['momentum']:.2g}" if module["momentum"] > 0.5 else "")
+            found.append(f"momentum {module['momentum']:g}{tensorflow}")
+        if not math.isclose(module["eps"], BN_EPS):
+            found.append(f"eps {module['eps']:g}")
+        if not module["affine"]:
+            found.append("no learnable scale and shift (affine=False)")
+        if not module["track_running_stats"]:
+            found.append("no running statistics (track_running_stats=False: evaluation then normalizes each batch "
+                         "by its own statistics)")
+        assert not found, f"{description}: {bn_name(module)} has {' and '.join(found)}; {SPEC_BN}."
+
+
+def assert_running_statistics(student: RemoteModule, modules: list[dict],
+                              expected: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """After one train-mode forward from the statistics the check set, each BatchNorm2d holds the running mean
+    and variance of one of the spec's BNs of its width: those of nn.BatchNorm2d's momentum 0.1 and unbiased
+    batch variance, whatever the module's settings say (a functional batch_norm call brings its own)."""
+    state = student.state()
+    for module in modules:
+        prefix = f"{module['path']}." if module["path"] else ""
+        mean, var = state.get(prefix + "running_mean"), state.get(prefix + "running_var")
+        if module.get("kind") != "batchnorm2d" or mean is None or var is None:
+            continue
+        candidates = [(m, v) for m, v in expected if m.shape == mean.shape]
+        if any(close(mean, m) and close(var, v) for m, v in candidates):
+            continue
+        start = bn_values(len(mean), "wide")["running_mean"]
+        found = ""
+        if candidates and not any(close(mean, m) for m, _ in candidates):
+            momentum = implied_momentum(mean, start, [m for m, _ in candidates])
+            if momentum is not None:
+                found = f" Its running mean moved as a momentum of {momentum:.3g} would move it."
+        raise AssertionError(
+            f"{student.description}: after one train-mode forward, the running statistics of {bn_name(module)} are "
+            f"not those of any BN of the spec; {SPEC_BN}, which a train-mode forward moves a tenth of the way to the "
+            f"batch's mean and unbiased variance.{found}")
+
+
+def implied_momentum(mean: torch.Tensor, start: torch.Tensor, expected: list[torch.Tensor]) -> float | None:
+    """The momentum that takes `start` to `mean` toward the batch mean of one of the spec's BNs (which moved to
+    `expected` with momentum 0.1), if one explains it to the check's tolerance."""
+    for spec_mean in expected:
+        step = (spec_mean - start) / BN_MOMENTUM
+        if step.norm() == 0:
+            continue
+        momentum = (torch.dot(mean - start, step) / torch.dot(step, step)).item()
+        if close(mean, start + momentum * step):
+            return momentum
+    return None
 
 
 def assert_backpropagates_spec(student: RemoteModule, spec: BlockSpec, weights: list[torch.Tensor], x: torch.Tensor,

@@ -31,6 +31,7 @@ from .judge.score_table import score_table, unchecked_points_line
 from .judge.worker_client import StudentTimeout, Submission, Worker, WorkerCrashed
 from .rubric import leaderboard, load_rubric, rubric_entry, trained_networks
 from .training_profiles import profile_device, profile_names
+from .worker.import_policy import unlisted_imports
 from .worker.package_loader import load_module
 
 if TYPE_CHECKING:  # the sandbox is Linux only: imported when --sandbox asks for one
@@ -40,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 # The trained-networks checks exist only where rubric.toml enables them.
 collect_ignore = [] if trained_networks().networks else ["test_trained_networks.py"]
 DESELECTED = pytest.StashKey[set]()
+UNLISTED = pytest.StashKey[list]()  # warnings: imports the grader's image lacks
 SANDBOXED = pytest.StashKey[str]()  # what the sandbox could isolate, for the log
 
 
@@ -91,6 +93,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[CLAIMS] = []
     config.stash[DESELECTED] = set()
     config.stash[TOO_SMALL] = []
+    impl = config.getoption("impl")
+    config.stash[UNLISTED] = [u.warning() for u in unlisted_imports(impl)] if impl.is_dir() else []
     config.addinivalue_line("markers", "training: a check that trains a network (minutes, not seconds)")
 
 
@@ -111,6 +115,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     reporter.write_line(training_line(config))
     if not config.getoption("inprocess"):
         reporter.write_line(allocator_line())
+    for warning in config.stash[UNLISTED]:
+        reporter.write_line(f"WARNING: {warning}", red=True, bold=True)
     if config.getoption("inprocess"):
         reporter.write_line("--inprocess: the graded code runs inside this process, unisolated and untimed "
                             "(for debugging; scores may differ from real grading)", yellow=True)
@@ -270,11 +276,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     lines = [f"Not graded in full: the grading machine was too {why} for check{'s' * (len(checks) > 1)} "
              f"{', '.join(checks)} (nothing in your code caused it). Resubmit, or ask your instructor for a regrade."
              for why, checks in (("slow", too_slow), ("small", too_small)) if checks]
+    lines += session.config.stash[UNLISTED]
     lines.append(f"Graded under {standard_line(standard)}.")
     claims = session.config.stash[CLAIMS]
     note = "\n".join(f"Trained {c['network']}: {c['measured']:.1%} measured on the grading test images, "
                      f"{c['claimed']:.1%} in the submitted history: more apart than sampling explains." for c in claims)
     extra = {"standard": standard, "not_graded": too_slow + too_small} | ({"trained_claims": claims} if claims else {})
+    if SANDBOXED in session.config.stash:
+        extra["sandbox"] = session.config.stash[SANDBOXED]
     write_atomically(Path(path), results_document(outcomes, seconds, board, output="\n".join(lines), extra=extra,
                                                   instructor_note=note))
 

@@ -6,6 +6,9 @@ never by attribute name, so any correct coding style passes.
   which does not matter; `"wide"` does too, with scales and shifts large enough that what
   follows a BN sees values beyond 6 and far below 0 (ReLU6, leaky ReLU, GELU differ from ReLU there).
 - `zeroed_kernels` zeroes all convolution weights of a given kernel size.
+- `chosen_parameters` gives every parameter seeded values of the check's own, so that a check that
+  needs gradients to flow does not depend on the student's initialisation (which the contract leaves
+  to them: a zero-initialised last BN of a residual branch is a standard choice).
 - `transplant` copies conv/linear weights given in the spec's order of use into the student's
   module, pairing them by shape (a 1x1 conv and a linear count as the same) and by the order its
   forward first uses its own parameters (traced with a TorchFunctionMode, so raw nn.Parameters
@@ -14,6 +17,7 @@ never by attribute name, so any correct coding style passes.
 """
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -81,6 +85,19 @@ def zeroed_kernels(parameters: list[dict], kernel: int) -> dict[str, torch.Tenso
     """Zero tensors for every 4-D weight with a kernel x kernel window (from a `.parameters()` list)."""
     return {p["name"]: torch.zeros(p["shape"]) for p in parameters
             if len(p["shape"]) == 4 and p["shape"][2:] == [kernel, kernel]}
+
+
+# PyTorch's own scale for conv and linear weights (kaiming_uniform_ with a=sqrt(5): std 1/sqrt(3 fan_in)).
+DEFAULT_GAIN = 1 / math.sqrt(3)
+
+
+def chosen_parameters(parameters: list[dict], seed: int) -> dict[str, torch.Tensor]:
+    """Seeded values for every parameter of a `.parameters()` list, whatever the student initialised:
+    kernels and matrices normal with PyTorch's default scale, vectors (BN scales and shifts, biases)
+    uniform in [0.5, 1.5], so none is zero."""
+    g = torch.Generator().manual_seed(seed)
+    return {p["name"]: torch.randn(p["shape"], generator=g) * DEFAULT_GAIN / math.sqrt(math.prod(p["shape"][1:]))
+            if len(p["shape"]) > 1 else torch.rand(p["shape"], generator=g) + 0.5 for p in parameters}
 
 
 def _role(shape: list[int] | torch.Size) -> tuple:

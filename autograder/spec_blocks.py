@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from .probes import bn_values, close
 
@@ -97,6 +98,13 @@ class BlockSpec:
         return (x.grad if x.grad is not None else torch.zeros_like(x),
                 [w.grad if w.grad is not None else torch.zeros_like(w) for w in leaves])
 
+    def running_statistics(self, weights: Weights, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each BN's running mean and variance after one train-mode `compute`, from the statistics the check
+        sets (`bn_values(..., "wide")`): what nn.BatchNorm2d's defaults (momentum 0.1) leave there."""
+        with BatchNormCalls() as calls:
+            self.compute(weights, x, True)
+        return [(call[1], call[2]) for call in calls.arguments]
+
     def cut(self, weights: Weights, x: torch.Tensor, upstream: torch.Tensor,
             matches: Callable[[torch.Tensor, Weights], bool]) -> str | None:
         """The named cut path whose gradients `matches` accepts, if any."""
@@ -109,6 +117,20 @@ class BlockSpec:
             if close(actual, self.compute(weights, x, train, **choices)):
                 return description
         return None
+
+
+class BatchNormCalls(TorchFunctionMode):
+    """Notes the arguments of every F.batch_norm call made inside it; a train-mode call updates the running
+    statistics it was given in place."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arguments: list[tuple] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is F.batch_norm:
+            self.arguments.append(args)
+        return func(*args, **(kwargs or {}))
 
 
 def bn(x: torch.Tensor, train: bool) -> torch.Tensor:

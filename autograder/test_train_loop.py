@@ -18,17 +18,24 @@ from .worker.contract import DeviceReply
 from .worker.loop_fixtures import RecordingLoss, SpyOptimizer, SpyScheduler, loop_model
 
 BATCH_SIZES = (8, 8, 3)
+# The fixture's BN scales and shifts are this large, so that every step's gradient has a norm of 50 to 70
+# (3 to 6 at scale 10): clipping at any usual maximum norm changes it, and shows.
+BN_SCALE = 100.0
 
 
 @pytest.fixture(scope="module")
 def loop_data() -> dict:
-    """Initial weights (with non-trivial BN statistics) and three ragged batches of (N, 1, 8, 8) inputs."""
+    """Initial weights (with non-trivial BN statistics, large BN scales) and three ragged batches of (N, 1, 8, 8)
+    inputs."""
     g = torch.Generator().manual_seed(7)
     model = loop_model()
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-        model[1].running_mean.copy_(torch.randn(4, generator=g) * 0.1)
+        # Of the batch means' order: evaluation (running statistics) then classifies differently from train mode.
+        model[1].running_mean.copy_(torch.randn(4, generator=g))
+        model[1].weight.mul_(BN_SCALE)
+        model[1].bias.mul_(BN_SCALE)
     batches = [(torch.randn(n, 1, 8, 8, generator=g), torch.randint(0, 10, (n,), generator=g)) for n in BATCH_SIZES]
     return {"state": {k: v.clone() for k, v in model.state_dict().items()}, "batches": batches}
 
@@ -63,19 +70,47 @@ def test_train_one_epoch_uses_train_mode(student, loop_data):
 
 @check
 def test_train_one_epoch_clears_gradients(student, loop_data):
-    """Each optimizer step applies the gradient of its own batch only (old gradients are cleared)."""
+    """Each optimizer step applies exactly the gradient of its own batch: old gradients are cleared, and
+    nothing clips or rescales them between backward() and step()."""
     run = student.train_epoch(loop_data["state"], loop_data["batches"], use_scheduler=False)
     applied, fresh = run["applied_gradients"], run["fresh_gradients"]
     assert len(applied) == len(BATCH_SIZES), f"the optimizer stepped {len(applied)} times for {len(BATCH_SIZES)} batches"
     for step, (used, computed) in enumerate(zip(applied, fresh), start=1):
         assert any(g is not None for g in computed), f"no gradient was computed before optimizer step {step}"
-        if all_close(used, computed):
-            continue
-        if all(g is None or g.abs().max() == 0 for g in used):
-            raise AssertionError(f"at step {step} every gradient was zero or missing: are the gradients cleared "
-                                 "between loss.backward() and optimizer.step()?")
-        raise AssertionError(f"at step {step} the optimizer applied more than this batch's gradient: old gradients "
-                             "accumulate. Clear them before every backward pass (optimizer.zero_grad()).")
+        if not all_close(used, computed):
+            raise AssertionError(f"at step {step} {gradient_change(used, computed, fresh[:step])}")
+
+
+def flat(gradients: list) -> torch.Tensor:
+    return torch.cat([g.flatten() for g in gradients if g is not None] or [torch.zeros(0)])
+
+
+def gradient_change(used: list, computed: list, fresh_so_far: list[list]) -> str:
+    """How the gradients the optimizer applied differ from what this batch's backward() computed, in words."""
+    if all(g is None or g.abs().max() == 0 for g in used):
+        return ("every gradient was zero or missing: are the gradients cleared between loss.backward() and "
+                "optimizer.step()?")
+    summed = [None if any(f[i] is None for f in fresh_so_far) else sum(f[i] for f in fresh_so_far)
+              for i in range(len(computed))]
+    if len(fresh_so_far) > 1 and all_close(used, summed):
+        return ("the optimizer applied more than this batch's gradient: old gradients accumulate. Clear them before "
+                "every backward pass (optimizer.zero_grad()).")
+    missing = sum((a is None) != (c is None) for a, c in zip(used, computed))
+    if missing:
+        return (f"{missing} parameters' gradients were set or removed between loss.backward() and optimizer.step(); "
+                "the spec back-propagates and steps, nothing in between.")
+    applied, own = flat(used), flat(computed)
+    if applied.shape == own.shape and own.norm() > 0:
+        factor = (torch.dot(applied, own) / torch.dot(own, own)).item()
+        if 0 < factor < 1 and torch.allclose(applied, factor * own, atol=1e-5, rtol=1e-4):
+            return (f"the optimizer applied this batch's gradient scaled by {factor:.3g}, from a total norm of "
+                    f"{own.norm().item():.3g} to {applied.norm().item():.3g}: it was clipped (clip_grad_norm_) "
+                    "between loss.backward() and optimizer.step(). The spec back-propagates and steps, nothing in "
+                    "between.")
+    largest = max(((a - c).abs().max().item() for a, c in zip(used, computed) if a is not None), default=0.0)
+    return (f"the gradients the optimizer applied differ from what loss.backward() computed for this batch by up to "
+            f"{largest:.3g}: something changes them between backward() and step() (clipping by value, rescaling, "
+            "noise?). The spec back-propagates and steps, nothing in between.")
 
 
 @check

@@ -32,7 +32,7 @@ from autograder.gradescope.uploads import STUDENT_FILES
 from autograder.rubric import course_standard, gradescope_timeout
 
 from .gradescope_layout import Graded
-from .submissions.hostile import HOSTILE
+from .submissions.hostile import HOSTILE, LISTENER_PORT
 from .test_adversarial import SECRETS
 from .test_gradescope import assert_complete_and_valid
 
@@ -58,7 +58,35 @@ events_logger = "file"
 """
 # Every grading's container sits in this cgroup v1 group, whose peak memory is reset before each one.
 MEMORY_GROUP = Path("/sys/fs/cgroup/memory/cnnlab-container-test")
-HOSTILE_CASES = ("read_secrets_from_disk", "write_results_json", "sys_exit_at_import")
+HOSTILE_CASES = ("read_secrets_from_disk", "write_results_json", "sys_exit_at_import", "open_network_socket",
+                 "network_by_other_routes")
+# Run in the container in place of run_autograder: listeners on the container's own loopback (TCP and UDP, IPv4
+# and IPv6) around the grading, then what reached them, as one line of JSON.
+LISTENING_GRADING = """
+import json, socket, subprocess, sys
+port, sockets = int(sys.argv[1]), []
+for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        server = socket.socket(family, kind)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            server.bind((host, port))
+        except OSError:
+            continue
+        if kind == socket.SOCK_STREAM:
+            server.listen()
+        server.setblocking(False)
+        sockets.append(server)
+code = subprocess.run(["/autograder/run_autograder"]).returncode
+heard = []
+for server in sockets:
+    try:
+        heard.append(str(server.accept()[1]) if server.type == socket.SOCK_STREAM else str(server.recvfrom(256)))
+    except BlockingIOError:
+        pass
+print("LISTENERS " + json.dumps({"listening": len(sockets), "heard": heard}), flush=True)
+sys.exit(code)
+"""
 
 
 @dataclass(frozen=True)
@@ -150,10 +178,12 @@ def image(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> Iterator[B
     podman("container", "prune", "--force", timeout=120)
 
 
-def grade_in_container(built: Built, upload: dict[str, str], limits: Limits,
-                       read_only: bool = False) -> tuple[Graded, int | None]:
+def grade_in_container(built: Built, upload: dict[str, str], limits: Limits, read_only: bool = False,
+                       listen_on: int | None = None) -> tuple[Graded, int | None]:
     """Run /autograder/run_autograder on `upload` (mounted `read_only` if asked) in a fresh container of
-    `limits`; the grading and the container's peak memory in bytes (None where cgroup v1 cannot tell)."""
+    `limits`, with podman's default capabilities (no CAP_SYS_ADMIN, as on Gradescope), and with listeners on
+    port `listen_on` of the container's loopback if asked; the grading and the container's peak memory in bytes
+    (None where cgroup v1 cannot tell)."""
     submission, results = built.folder / "submission", built.folder / "results"
     for folder in (submission, results):
         shutil.rmtree(folder, ignore_errors=True)
@@ -169,8 +199,9 @@ def grade_in_container(built: Built, upload: dict[str, str], limits: Limits,
     upload_mount = f"{submission}:/autograder/submission" + (":ro" if read_only else "")
     ran = built.podman("run", "--rm", *([f"--cgroup-parent=/{MEMORY_GROUP.name}"] if measured else []),
                        f"--cpus={limits.cpus:g}", f"--memory={limits.memory}", f"--volume={upload_mount}",
-                       f"--volume={results}:/autograder/results", IMAGE, "/autograder/run_autograder",
-                       timeout=gradescope_timeout() + 120)
+                       f"--volume={results}:/autograder/results", IMAGE,
+                       *(["/autograder/venv/bin/python", "-c", LISTENING_GRADING, str(listen_on)] if listen_on
+                         else ["/autograder/run_autograder"]), timeout=gradescope_timeout() + 120)
     seconds = time.monotonic() - started
     output = ran.stdout.decode(errors="replace") + ran.stderr.decode(errors="replace")
     assert ran.returncode == 0, f"run_autograder exited {ran.returncode} in the container:\n{output[-4000:]}"
@@ -221,6 +252,8 @@ def test_the_solution_scores_full_marks_with_the_recommended_limits(image: Built
     assert "runs as user id" in sandbox, f"submission code did not run as the sandbox user:\n{graded.stdout[-3000:]}"
     isolation = sandbox.removeprefix("sandbox: submission code runs as ").split(", limits")[0]
     record_property("summary", f"| sandbox in the image | {isolation} | | | |")
+    assert "no network (seccomp filter)" in isolation, "without CAP_SYS_ADMIN the filter keeps the network closed"
+    assert graded.results["extra_data"]["sandbox"] == sandbox.removeprefix("sandbox: ")
 
 
 def test_gradescopes_default_limits_get_a_clear_autograder_error(image: Built, record_property) -> None:
@@ -244,9 +277,12 @@ def test_the_skeleton_scores_zero_from_a_read_only_upload(image: Built, record_p
 def test_a_hostile_upload_earns_nothing_in_the_image(case: str, image: Built, record_property) -> None:
     hostile = next(h for h in HOSTILE if h.name == case)
     assert hostile.base == "skeleton", "each case here must start from the skeleton, so any point is unearned"
-    graded, peak = grade_in_container(image, hostile.files(), RECOMMENDED)
+    graded, peak = grade_in_container(image, hostile.files(), RECOMMENDED, listen_on=LISTENER_PORT)
     record_property("summary", summary(case, RECOMMENDED, graded, peak))
     assert_complete_and_valid(graded)
     assert graded.results["score"] == 0, f"{case} earned {graded.results['score']} points"
     everything = graded.stdout + json.dumps(graded.results)
     assert not [s for s in SECRETS if s in everything], "the submission reached a secret"
+    listeners = json.loads(re.search(r"^LISTENERS (.*)$", graded.stdout, re.M).group(1))
+    assert listeners["listening"] >= 2 and listeners["heard"] == [], listeners
+    assert "no network (seccomp filter)" in graded.stdout, graded.stdout[-3000:]

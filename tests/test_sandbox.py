@@ -5,16 +5,20 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from autograder.judge.sandbox import Limits, Sandbox, kill_processes_of, process_states, sandbox_python
+from autograder.judge.sandbox import NETWORK, Limits, Sandbox, kill_processes_of, process_states, sandbox_python
 from autograder.judge.worker_client import StudentError, Submission, SubprocessWorker
 
+from .conftest import heard
 from .gradescope_layout import SANDBOX_UID, scratch_folder_under_tmp
+from .submissions.hostile import NETWORK as NETWORK_ATTACK
+from .submissions.hostile import NETWORK_OTHER_ROUTES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -105,7 +109,7 @@ def test_as_root_the_sandbox_user_has_no_network_no_secrets_and_no_way_back() ->
         report = json.loads(done.stdout)
         assert report["ids"] == [SANDBOX_UID, SANDBOX_UID, SANDBOX_UID, []]
         assert report["root"] == "refused" and report["secret"] == "PermissionError"
-        assert report["network"] != "reached" and sandbox.isolate_network
+        assert report["network"] != "reached" and sandbox.network in ("namespace", "seccomp")
         assert report["address_space"] == Limits().address_space_bytes and report["processes"] == Limits().processes
         assert report["cache"] == "read-only" and report["cwd"] == str(sandbox.root / "home")
         assert report["oom_score_adj"] == "1000", "the out-of-memory killer must pick submission code first"
@@ -164,3 +168,19 @@ def test_the_sandbox_cgroup_caps_memory_below_the_address_space_limit() -> None:
             assert over.returncode == -9, f"twice the cap was not stopped by the kernel: {over.returncode}"
         finally:
             sandbox.close()
+
+
+def test_without_a_network_namespace_the_seccomp_filter_leaves_no_route_out(tmp_path: Path,
+                                                                            listener: list[socket.socket]) -> None:
+    """Not root, so no namespace: the filter alone keeps every route of the hostile network uploads closed, while
+    AF_UNIX sockets and pipes still work."""
+    sandbox = Sandbox.create(tmp_path / "sandbox")
+    if sandbox.network != "seccomp":
+        pytest.skip(f"no seccomp filter here ({NETWORK[sandbox.network]})")
+    assert "no network (seccomp filter)" in sandbox.describe()
+    local = "import os, socket\nsocket.socketpair()[0].close()\nos.pipe()\n"
+    done = subprocess.run(sandbox.launch([sys.executable, "-I", "-c", NETWORK_ATTACK + NETWORK_OTHER_ROUTES + local]),
+                          env=sandbox.environment(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "io_uring_setup: refused" in done.stderr, done.stderr
+    assert heard(listener) == []

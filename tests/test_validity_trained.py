@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from autograder.probes import chosen_parameters, reference_bn_state
 from autograder.rubric import load_rubric
 from autograder.test_resnet import STEM_GRADIENT_BOUND
 from autograder.worker.package_loader import load_module
@@ -93,9 +94,14 @@ def test_every_check_is_shown_to_catch_a_bug() -> None:
     assert uncovered == set(), "checks that no mutant in tests/submissions makes fail"
 
 
-def input_gradient_ratio(model: torch.nn.Module) -> float:
-    """What test_resnet18_gradient_reaches_the_stem measures: |dL/dx| / |dL/dlogits| in eval mode."""
+def input_gradient_ratio(model: torch.nn.Module, seed: int) -> float:
+    """What test_resnet18_gradient_reaches_the_stem measures: |dL/dx| / |dL/dlogits| in eval mode, with the
+    weights it sets."""
+    shapes = [{"name": name, "shape": list(p.shape)} for name, p in model.named_parameters()]
+    model.load_state_dict(chosen_parameters(shapes, seed), strict=False)
+    reference_bn_state(model, "identity")
     model.eval()
+    torch.manual_seed(seed)
     x = torch.randn(4, 3, 16, 16, requires_grad=True)
     grad_output = torch.randn(4, 10)
     model(x).backward(grad_output)
@@ -110,9 +116,7 @@ def test_stem_gradient_bound_separates_skip_connections_from_a_plain_stack() -> 
             return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
 
     for seed in range(5):
-        torch.manual_seed(seed)
-        with_skips = input_gradient_ratio(resnet.resnet18(width=8))
-        torch.manual_seed(seed)
-        plain = input_gradient_ratio(resnet.ResNet(PlainBlock, [2, 2, 2, 2], width=8))
+        with_skips = input_gradient_ratio(resnet.resnet18(width=8), seed)
+        plain = input_gradient_ratio(resnet.ResNet(PlainBlock, [2, 2, 2, 2], width=8), seed)
         assert with_skips > 10 * STEM_GRADIENT_BOUND, with_skips
         assert plain < STEM_GRADIENT_BOUND / 100, plain

@@ -66,3 +66,18 @@ def test_a_reference_mismatch_says_how_the_output_departs(graded_mutants: dict[s
     assert re.search(wrong_shape, by_shape), by_shape
     by_value = graded_mutants["mutant:no_shortcut"].feedback("test_basic_block_matches_reference")
     assert re.search(r"differs from the spec's computation by up to \d", by_value), by_value
+
+
+def test_bn_settings_and_clipping_are_named_in_the_students_terms(graded_mutants: dict[str, Grade]) -> None:
+    """What a train-mode output cannot show (issue 36) is named: the module, the setting, the figure."""
+    said = {name: graded_mutants[f"mutant:{name}"].feedback(check) for name, check in [
+        ("basic_block_tensorflow_momentum", "test_basic_block_computes_the_spec"),
+        ("dense_layer_eps", "test_dense_layer_computes_the_spec"),
+        ("depthwise_separable_functional_momentum", "test_depthwise_separable_computes_the_spec"),
+        ("clipped_gradients", "test_train_one_epoch_clears_gradients")]}
+    assert "BatchNorm2d 'bn1' has momentum 0.99" in said["basic_block_tensorflow_momentum"], said
+    assert "BatchNorm2d 'bn2' has eps 0.001" in said["dense_layer_eps"], said
+    assert re.search(r"running statistics of BatchNorm2d 'bn1' .* a momentum of 0\.3 ",
+                     said["depthwise_separable_functional_momentum"]), said
+    assert re.search(r"at step 1 .* scaled by 0\.0\d+, from a total norm of \d+.* to 1: it was clipped",
+                     said["clipped_gradients"]), said

@@ -1,13 +1,15 @@
 """A class batch's progress for the person waiting on it: graded, running and failed uploads, the rate, an ETA.
 
-On a terminal it is a tqdm bar (`pip install -e '.[class-grading]'`); otherwise, or without tqdm, one
-plain line per finished upload, which a log file or a scheduler's output keeps readably.
+On a terminal it is a tqdm bar; otherwise one plain line per finished upload, which a log file or a
+scheduler's output keeps readably.
 """
 from __future__ import annotations
 
 import sys
 import time
 from typing import TextIO
+
+from tqdm import tqdm
 
 
 class BatchProgress:
@@ -19,12 +21,7 @@ class BatchProgress:
         self.started = time.monotonic()
         self.bar = None
         if stream.isatty():
-            try:
-                from tqdm import tqdm
-            except ImportError:  # the plain lines serve
-                pass
-            else:
-                self.bar = tqdm(total=total, unit="upload", file=stream, dynamic_ncols=True, smoothing=0)
+            self.bar = tqdm(total=total, unit="upload", file=stream, dynamic_ncols=True, smoothing=0)
 
     @property
     def running(self) -> int:

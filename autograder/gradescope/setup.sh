@@ -31,7 +31,9 @@ open_to_everyone() {
 system() {
   apt-get update
   # tcmalloc: the worker trains faster with it, to the same accuracies (autograder/judge/allocator.py).
-  apt-get install -y --no-install-recommends python3 python3-venv python3-pip ca-certificates libtcmalloc-minimal4
+  # libseccomp2: the sandbox's network filter where it can make no network namespace (worker/network_filter.py).
+  apt-get install -y --no-install-recommends python3 python3-venv python3-pip ca-certificates libtcmalloc-minimal4 \
+    libseccomp2
   rm -rf /var/lib/apt/lists/*
   # Submission code runs as this user, with no home of its own and no login shell.
   if ! id "$sandbox_user" >/dev/null 2>&1; then

@@ -6,12 +6,14 @@
     python -I <sandbox>/worker/sandbox_launch.py CONFIG -- python -I <sandbox>/worker ...
 
 and the launcher, still root, leaves the network namespace, sets the resource limits, drops to
-the sandbox user and execs the worker. The worker's folder (`autograder/worker/`, all of it) is
+the sandbox user and execs the worker. Where no network namespace can be made (a container
+without CAP_SYS_ADMIN), it loads a seccomp filter instead (`worker/network_filter.py`). The worker's folder (`autograder/worker/`, all of it) is
 copied into the sandbox so the grader's own folder (solutions, thresholds' data, results) can
 stay unreadable to that user.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pwd
@@ -32,6 +34,10 @@ CLONE_NEWNET = 0x40000000
 # Process states in /proc/PID/status.
 STOPPED = {"T", "t"}  # stopped by a signal, or by a tracer (stopped in its turn)
 DEAD = {"Z", "X"}  # nothing left to stop or kill; zombies wait for their parent to reap them
+
+
+NETWORK = {"namespace": "no network (namespace)", "seccomp": "no network (seccomp filter)",
+           "none": "network NOT isolated (no network namespace, and no seccomp filter: pyseccomp or libseccomp missing)"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class Sandbox:
     gid: int | None
     python: str = sys.executable
     limits: Limits = field(default_factory=Limits)
-    isolate_network: bool = True
+    network: str = "namespace"  # how submission code is kept off the network: a key of NETWORK
     cgroup: SandboxCgroup | None = None
 
     @classmethod
@@ -76,7 +82,7 @@ class Sandbox:
             os.chown(root / "home", uid, gid if gid is not None else uid)
         (root / "home").chmod(0o700)
         sandbox = cls(root, uid, gid if gid is not None or uid is None else uid, python, limits or Limits())
-        sandbox.isolate_network = uid is not None and network_namespace_available()
+        sandbox.network = network_isolation(uid is not None, python)
         if uid is not None:  # one group per sandbox user: parallel gradings have users of their own
             sandbox.cgroup = SandboxCgroup.create(f"cnnlab-sandbox-{uid}", sandbox.limits.memory_bytes,
                                                   sandbox.limits.processes)
@@ -89,7 +95,7 @@ class Sandbox:
     def launch(self, command: list[str]) -> list[str]:
         """`command`, prefixed so that it runs inside the sandbox."""
         config = {"uid": self.uid, "gid": self.gid, "home": str(self.root / "home"),
-                  "isolate_network": self.isolate_network, "limits": asdict(self.limits),
+                  "network": self.network, "limits": asdict(self.limits),
                   "cgroups": self.cgroup.procs_files if self.cgroup else []}
         return [self.python, "-I", str(self.root / "worker" / "sandbox_launch.py"), json.dumps(config), "--", *command]
 
@@ -117,7 +123,7 @@ class Sandbox:
 
     def describe(self) -> str:
         user = f"user id {self.uid}" if self.uid is not None else "the grader's own user (not root: no privileges to drop)"
-        network = "no network" if self.isolate_network else "network NOT isolated (no network namespace available)"
+        network = NETWORK[self.network]
         group = ("memory and tasks capped together by a cgroup" if self.cgroup else
                  "no cgroup (the memory cap is per process)")
         return f"submission code runs as {user}, {network}, {group}, limits {asdict(self.limits)}"
@@ -248,6 +254,20 @@ def process_states(uid: int) -> dict[int, tuple[str, int]]:
     """
     return {pid: (fields["State"].split()[0], int(fields["PPid"])) for pid, fields in process_statuses().items()
             if {"Uid", "State", "PPid"} <= fields.keys() and int(fields["Uid"].split()[0]) == uid}
+
+
+@functools.lru_cache(maxsize=None)
+def network_isolation(as_root: bool, python: str) -> str:
+    """How the sandbox keeps submission code off the network, a key of NETWORK: a network namespace of its own
+    (as root with CAP_SYS_ADMIN), else a seccomp filter (where `python` has pyseccomp and libseccomp loads)."""
+    if as_root and network_namespace_available():
+        return "namespace"
+    try:
+        probe = subprocess.run([python, "-I", str(WORKER_FOLDER / "network_filter.py")], capture_output=True,
+                               timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return "none"
+    return "seccomp" if probe.returncode == 0 else "none"
 
 
 def network_namespace_available() -> bool:

@@ -54,6 +54,8 @@ class ModuleInfo(TypedDict, total=False):
     bias: bool
     eps: float
     momentum: float | None
+    affine: bool
+    track_running_stats: bool
 
 
 class BackwardReply(TypedDict):

@@ -69,7 +69,8 @@ def modules(session: Session, handle: int) -> list[ModuleInfo]:
                          padding=list(module.padding) if not isinstance(module.padding, str) else module.padding,
                          kernel_size=list(module.kernel_size), bias=module.bias is not None)
         elif isinstance(module, nn.BatchNorm2d):
-            entry.update(kind="batchnorm2d", eps=module.eps, momentum=module.momentum)
+            entry.update(kind="batchnorm2d", eps=module.eps, momentum=module.momentum, affine=module.affine,
+                         track_running_stats=module.track_running_stats)
         elif isinstance(module, nn.Linear):
             entry.update(kind="linear", bias=module.bias is not None)
         summary.append(entry)

@@ -4,8 +4,8 @@
 
 In this order: join the sandbox's cgroups, volunteer for the out-of-memory killer, leave
 the network namespace (needs root), set the resource limits, drop the supplementary groups, the group and the user, check
-that root cannot be regained, then exec.
-Standard library only: it runs before anything else in the sandbox.
+that root cannot be regained, load the seccomp filter where there was no namespace to leave, then exec.
+Standard library only (and pyseccomp, for the filter): it runs before anything else in the sandbox.
 """
 import ctypes
 import json
@@ -28,7 +28,7 @@ def enter(config: dict) -> None:
     # a fork bomb's copies of the worker can together exhaust memory that no rlimit counts.
     with open("/proc/self/oom_score_adj", "w") as file:
         file.write("1000")
-    if config["isolate_network"]:
+    if config["network"] == "namespace":
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.unshare(CLONE_NEWNET) != 0:
             raise OSError(ctypes.get_errno(), "cannot leave the network namespace")
@@ -47,6 +47,11 @@ def enter(config: dict) -> None:
             pass
         else:
             raise RuntimeError("the sandbox user could regain root")
+    if config["network"] == "seccomp":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder out
+        import network_filter
+
+        network_filter.install()
     os.chdir(config["home"])
 
 

@@ -158,6 +158,47 @@ for _address in (("127.0.0.1", {LISTENER_PORT}), ("::1", {LISTENER_PORT}), ("loc
     except OSError:
         continue
     raise RuntimeError(f"NETWORK-REACHED {{_address}}")
+for _family, _host in ((_socket.AF_INET, "127.0.0.1"), (_socket.AF_INET6, "::1")):
+    try:
+        with _socket.socket(_family, _socket.SOCK_DGRAM) as _udp:
+            _udp.sendto(b"NETWORK-REACHED udp", (_host, {LISTENER_PORT}))
+    except OSError:
+        pass
+try:
+    _raw = _socket.socket(_socket.AF_INET, _socket.SOCK_RAW, _socket.IPPROTO_UDP)
+    _raw.close()
+    raise RuntimeError("NETWORK-REACHED a raw socket opened")
+except OSError:
+    pass
+'''
+
+# The routes a system-call filter must not miss: a forked copy, another program, libc's socket() through
+# ctypes, and io_uring (whose socket operations bypass a filter of system calls, so it must not set up).
+NETWORK_OTHER_ROUTES = f'''
+import ctypes as _ctypes, os as _os, socket as _socket, struct as _struct, subprocess as _subprocess, sys as _sys
+_dial = "import socket; socket.create_connection(('127.0.0.1', {LISTENER_PORT}), timeout=2).close()"
+_child = _os.fork()
+if _child == 0:
+    try:
+        exec(_dial)
+        _os._exit(42)
+    except BaseException:
+        _os._exit(0)
+if _os.WEXITSTATUS(_os.waitpid(_child, 0)[1]) == 42:
+    raise RuntimeError("NETWORK-REACHED from a forked copy")
+if _subprocess.run([_sys.executable, "-c", _dial], capture_output=True, timeout=30).returncode == 0:
+    raise RuntimeError("NETWORK-REACHED from a subprocess")
+_libc = _ctypes.CDLL(None, use_errno=True)
+_fd = _libc.socket(_socket.AF_INET, _socket.SOCK_STREAM, 0)
+if _fd >= 0:
+    _address = _struct.pack("!HH4s8x", _socket.AF_INET, {LISTENER_PORT}, _socket.inet_aton("127.0.0.1"))
+    _address = _struct.pack("=H", _socket.AF_INET) + _address[2:]
+    if _libc.connect(_fd, _ctypes.c_char_p(_address), len(_address)) == 0:
+        raise RuntimeError("NETWORK-REACHED through libc's socket()")
+_params = _ctypes.create_string_buffer(120)
+_SYS_IO_URING_SETUP = 425  # x86_64 and aarch64 alike
+_ring = _libc.syscall(_SYS_IO_URING_SETUP, 8, _params)
+print("io_uring_setup:", "refused" if _ring < 0 else "allowed", file=_sys.stderr)
 '''
 
 BACKGROUND = '''
@@ -264,8 +305,12 @@ HOSTILE = [
             (("senet.py", FORWARD, "hog = torch.empty(40 << 30, dtype=torch.uint8)\nhog.fill_(1)"),),
             loses=frozenset({"test_se_block_output_shape", "test_se_block_zero_excitation_halves_the_input",
                              "test_se_basic_block_output_shape", "test_train_se_resnet18_cifar10"})),
-    Hostile("open_network_socket", "connects to a listener on localhost, over IPv4, IPv6 and by name", "skeleton",
+    Hostile("open_network_socket", "connects to a listener on localhost over IPv4, IPv6 and by name, sends UDP "
+            "datagrams to it over both, opens a raw socket", "skeleton",
             at_import(NETWORK, ("resnet.py",)), needs_root=True),
+    Hostile("network_by_other_routes", "connects to a listener on localhost from a forked copy, from a subprocess "
+            "and through libc's socket() by ctypes, and sets up io_uring", "skeleton",
+            at_import(NETWORK_OTHER_ROUTES, ("resnet.py",)), needs_root=True),
     Hostile("background_process", "starts a sleeper in its own session and a daemon that keeps rewriting "
             "results.json", "skeleton", at_import(BACKGROUND, ("resnet.py",)), needs_root=True),
     Hostile("torchvision_models", "wraps torchvision's BasicBlock, and imports its DenseNet layer by a "

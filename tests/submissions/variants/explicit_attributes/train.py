@@ -1,14 +1,15 @@
 """Variant: enumerate, zero_grad(set_to_none=False), batches moved with .cuda(non_blocking=True) only when
 the device is a GPU, inference_mode for evaluation, samples counted with len(loader.dataset) as PyTorch's
-own examples do."""
+own examples do, and a tqdm progress bar over the training batches."""
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 def train_one_epoch(model, loader, optimizer, criterion, device, scheduler=None):
     model.train(True)
     losses, sizes = [], []
-    for step, (inputs, targets) in enumerate(loader):
+    for step, (inputs, targets) in enumerate(tqdm(loader, desc="training", unit="batch")):
         optimizer.zero_grad(set_to_none=False)
         if torch.device(device).type == "cuda":
             inputs = inputs.cuda(non_blocking=True)
