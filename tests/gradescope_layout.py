@@ -78,6 +78,8 @@ class SimulatedGradescope:
         rubric = source / "autograder" / "rubric.toml"
         rubric.write_text(re.sub(r'^profile = ".*"$', f'profile = "{COURSE_PROFILE}"', rubric.read_text(), flags=re.M))
         shutil.copytree(dataset_root(), source / "data_scripts" / "prepared")
+        # What Gradescope leaves beside the upload (world-readable there): the student's record.
+        (self.root / "submission_metadata.json").write_text('{"users": [{"email": "student@example.edu"}]}')
         self.as_root = os.getuid() == 0
         self.python = sys.executable
         self.uid: int | None = None

@@ -100,9 +100,13 @@ class Layout:
 
 
 def lock_down(layout: Layout, source: Path) -> None:
-    """Only root may read the grader's source (solutions included) and write results."""
+    """Only root may read the grader's source (solutions included), Gradescope's record of the submission (the
+    student's name and email, earlier scores) and write results."""
     layout.root.chmod(0o711)
     source.chmod(0o700)
+    metadata = layout.root / "submission_metadata.json"
+    if metadata.exists():  # /autograder is 0711: a file whose name is known stays readable unless closed itself
+        metadata.chmod(0o600)
     layout.results.parent.mkdir(parents=True, exist_ok=True)
     layout.results.parent.chmod(0o700)
     if layout.submission.exists():

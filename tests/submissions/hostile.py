@@ -127,7 +127,8 @@ import pathlib as _pathlib
 _leaked = []
 for _base in [_pathlib.Path("/autograder"), *_pathlib.Path(__file__).resolve().parents]:
     for _secret in ("source/solutions/resnet.py", "solutions/resnet.py", "source/autograder/thresholds.json",
-                    "source/data_scripts/prepared/cifar10/test_labels.npy", "results/results.json"):
+                    "source/data_scripts/prepared/cifar10/test_labels.npy", "results/results.json",
+                    "submission_metadata.json"):
         try:
             _text = (_base / _secret).read_text(errors="replace")
         except OSError:
