@@ -59,8 +59,9 @@ def test_the_dockerfile_installs_what_the_zip_holds(gradescope_zip: zipfile.ZipF
     assert "autograder/gradescope/setup.sh" in dockerfile and "ARG BASE_IMAGE=gradescope/autograder-base" in dockerfile
     setup = (REPO / "autograder" / "gradescope" / "setup.sh").read_text()
     pins = re.search(r"^torch_pins=\((.*)\)$", setup, re.M)
-    assert pins and pins.group(1).split() == tomllib.loads((REPO / "pyproject.toml").read_text())[
-        "project"]["optional-dependencies"]["grading"], "setup.sh pins other versions than the grading extra"
+    grading = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["grading"]
+    assert pins and pins.group(1).split() == [p for p in grading if p.startswith("torch")], (
+        "setup.sh pins other versions than the grading extra")
     assert "whl/cpu" in setup and '"${source_dir}[grading]"' in setup
     assert "-m data_scripts.prepare" in setup, "the data must be prepared when the image is built"
 
