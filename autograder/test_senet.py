@@ -8,7 +8,7 @@ from . import spec_blocks
 from .block_checks import (SpecCase, assert_computes_spec_cases, assert_gradients_flow, assert_matches_reference,
                            assert_parameter_count_as_reference, assert_shapes_property, basic_block_parameters,
                            block_inputs, seeded_input, strided)
-from .probes import close
+from .probes import chosen_parameters, close
 from .rubric import check
 
 
@@ -68,6 +68,8 @@ def test_se_block_scale_is_per_channel(student):
     """SEBlock multiplies each channel by one factor in (0, 1), the same at every spatial position."""
     for channels, reduction in [(16, 4), (12, 16)]:
         block = student.build("senet", "SEBlock", channels, reduction, seed=channels)
+        # Values of the check's own: an initialisation that saturates the sigmoid would put scales at exactly 1.
+        block.load(chosen_parameters(block.parameters(), channels))
         x = away_from_zero((3, channels, 6, 5))
         y = block.forward(x)
         assert y.shape == x.shape, f"{block.description} returned shape {tuple(y.shape)} for input {tuple(x.shape)}"
