@@ -403,6 +403,8 @@ def test_ray_grades_a_batch_as_the_local_path_does(batch: Batch, ray_cluster: Ra
             (t["name"], t["score"], t["status"]) for t in local[student]["tests"]], student
         assert remote[student].get("leaderboard") == local[student].get("leaderboard"), student
         assert (on_ray.folder / "logs" / f"{student}.log").stat().st_size > 0
+    # Each task reserved one CPU: its grading trained on one, not on every CPU of the node.
+    assert "training checks: one at a time" in (on_ray.folder / "logs" / "solution.log").read_text()
     assert (on_ray.folder / "curves" / "solution.json").exists()
     rows = {row["student"]: row for row in csv.DictReader(open(on_ray.folder / "scores.csv"))}
     local_rows = {row["student"]: row for row in csv.DictReader(open(batch.folder / "scores.csv"))}

@@ -200,6 +200,8 @@ class RayBatch:
         task = self.ray.remote(grade_on_node).options(**self.task_options())
         options = {"budget": self.grading.budget, "time_limit": self.grading.time_limit,
                    "threads": self.grading.threads, "sandbox_python": self.grading.sandbox_python,
+                   # A task reserves one training worker's threads: its training checks run one at a time.
+                   "training_slots": 1,
                    "first_uid": self.grading.first_uid, "unsandboxed": self.unsandboxed}
         for student, upload in pending.items():
             try:

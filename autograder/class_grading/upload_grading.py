@@ -85,6 +85,9 @@ class ClassGrading:
     budget: str | None = None
     time_limit: float = 1800
     threads: int | None = None
+    # At most this many training checks side by side in each grading (None: as its CPUs allow). A Ray task sets it
+    # to the CPUs it reserved, since its grading would otherwise use every CPU of the node.
+    training_slots: int | None = None
     sandbox_python: str = sys.executable
     first_uid: int = FIRST_UID
     as_root: bool = field(default_factory=lambda: os.getuid() == 0)
@@ -106,6 +109,8 @@ class ClassGrading:
             command += ["--budget", self.budget]
         if self.threads:
             command += ["--threads", str(self.threads)]
+        if self.training_slots:
+            command += ["--training-slots", str(self.training_slots)]
         if self.as_root:  # each parallel slot has a user of its own: sweeping one's strays spares the others
             command += ["--user", str(self.first_uid + slot)]
         return command

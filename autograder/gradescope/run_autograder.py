@@ -202,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit-scale", type=float, default=1.0, help="multiplies each check's time limit")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: the course's, rubric.toml's `training_threads`)")
+    parser.add_argument("--training-slots", type=int, default=None, metavar="N",
+                        help="at most N training checks side by side (default: as many as the CPUs and memory allow)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped batch: clean up (finally), write nothing
     layout, started = Layout(args.root.resolve()), time.monotonic()
@@ -232,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             command += ["--budget", args.budget]
         if args.threads:
             command += ["--threads", str(args.threads)]
+        if args.training_slots:
+            command += ["--training-slots", str(args.training_slots)]
         reason = run_judge(command, SOURCE, judge_time)
         document = judge_results(raw, reason)
     except ContainerTooSmall as error:
