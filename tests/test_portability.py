@@ -12,7 +12,7 @@ from .submissions.build import copy_solution
 REPO = Path(__file__).resolve().parent.parent
 # The platform layer (POSIX calls with portable fallbacks) and the Linux-as-root sandbox on top of it.
 PLATFORM_LAYER = {"autograder/judge/processes.py", "autograder/judge/sandbox.py", "autograder/judge/sandbox_cgroup.py",
-                  "autograder/worker/sandbox_launch.py"}
+                  "autograder/worker/sandbox_launch.py", "autograder/worker/network_filter.py"}
 POSIX_MODULES = {"pwd", "grp", "resource", "fcntl", "termios", "select", "pty"}
 POSIX_CALLS = {"os": {"fork", "forkpty", "killpg", "setsid", "setpgid", "getpgid", "getuid", "geteuid", "getgid",
                       "setuid", "setgid", "setgroups", "sched_getaffinity", "set_blocking", "wait4", "WNOHANG"},
