@@ -190,8 +190,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder of uploads")
-    grading = ClassGrading(args.out.resolve(), args.budget, args.time_limit, args.threads, args.sandbox_python,
-                           args.first_uid)
+    grading = ClassGrading(args.out.resolve(), budget=args.budget, time_limit=args.time_limit, threads=args.threads,
+                           sandbox_python=args.sandbox_python, first_uid=args.first_uid)
     graded = grade_class(args.submissions.resolve(), grading, max(1, args.workers), args.ray, args.unsandboxed)
     scores = sorted(graded.scores().values())
     if scores:

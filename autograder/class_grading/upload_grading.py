@@ -85,11 +85,11 @@ class ClassGrading:
     budget: str | None = None
     time_limit: float = 1800
     threads: int | None = None
-    # At most this many training checks side by side in each grading (None: as its CPUs allow). A Ray task sets it
-    # to the CPUs it reserved, since its grading would otherwise use every CPU of the node.
-    training_slots: int | None = None
     sandbox_python: str = sys.executable
     first_uid: int = FIRST_UID
+    # At most this many training checks side by side in each grading (None: as its CPUs allow). A Ray task sets 1:
+    # it reserves one training worker's CPUs, and its grading would otherwise train on every CPU of the node.
+    training_slots: int | None = None
     as_root: bool = field(default_factory=lambda: os.getuid() == 0)
     running: dict[subprocess.Popen, int] = field(default_factory=dict)  # gradings under way, by slot
     cpu_sets: list[set[int]] = field(default_factory=list)  # slot i grades on cpu_sets[i] (empty: on every CPU)
