@@ -20,6 +20,7 @@ import pytest
 from autograder.instructor.distribute import student_entries, write_zip
 
 from .gradescope_layout import SimulatedGradescope
+from .loopback import listen
 from .submissions.hostile import LISTENER_PORT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,36 +28,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def listener() -> Iterator[list[socket.socket]]:
-    """Sockets on localhost the network attacks dial (TCP and UDP, IPv4 and, where the host has it, IPv6);
-    none must ever see a connection or a datagram."""
-    sockets = []
-    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            server = socket.socket(family, kind)
-            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                server.bind((host, LISTENER_PORT))
-            except OSError:  # no IPv6 loopback here
-                server.close()
-                continue
-            if kind == socket.SOCK_STREAM:
-                server.listen()
-            server.setblocking(False)
-            sockets.append(server)
+    """Sockets on localhost the network attacks dial (`loopback.listen`); see what reached them with `heard`."""
+    sockets = listen(LISTENER_PORT)
     yield sockets
     for server in sockets:
         server.close()
-
-
-def heard(sockets: list[socket.socket]) -> list[str]:
-    """What reached the listeners: one entry per connection or datagram."""
-    found = []
-    for server in sockets:
-        try:
-            found.append(str(server.accept()[1]) if server.type == socket.SOCK_STREAM else str(server.recvfrom(256)))
-        except BlockingIOError:
-            pass
-    return found
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ import pytest
 
 from autograder.judge.sandbox import kill_processes_of, process_states
 
+from .loopback import heard
 from .gradescope_layout import SimulatedGradescope
 from .grading import files_behind
-from .conftest import heard
 from .submissions.hostile import HOSTILE, Hostile
 from .test_gradescope import assert_complete_and_valid
 

@@ -31,6 +31,7 @@ import pytest
 from autograder.gradescope.uploads import STUDENT_FILES
 from autograder.rubric import course_standard, gradescope_timeout
 
+from . import loopback
 from .gradescope_layout import Graded
 from .submissions.hostile import HOSTILE, LISTENER_PORT
 from .test_adversarial import SECRETS
@@ -60,31 +61,13 @@ events_logger = "file"
 MEMORY_GROUP = Path("/sys/fs/cgroup/memory/cnnlab-container-test")
 HOSTILE_CASES = ("read_secrets_from_disk", "write_results_json", "sys_exit_at_import", "open_network_socket",
                  "network_by_other_routes")
-# Run in the container in place of run_autograder: listeners on the container's own loopback (TCP and UDP, IPv4
-# and IPv6) around the grading, then what reached them, as one line of JSON.
-LISTENING_GRADING = """
-import json, socket, subprocess, sys
-port, sockets = int(sys.argv[1]), []
-for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        server = socket.socket(family, kind)
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            server.bind((host, port))
-        except OSError:
-            continue
-        if kind == socket.SOCK_STREAM:
-            server.listen()
-        server.setblocking(False)
-        sockets.append(server)
+# Run in the container in place of run_autograder: the listeners of tests/loopback.py on the container's own
+# loopback around the grading, then what reached them, as one line of JSON.
+LISTENING_GRADING = Path(loopback.__file__).read_text() + """
+import json, subprocess, sys
+sockets = listen(int(sys.argv[1]))
 code = subprocess.run(["/autograder/run_autograder"]).returncode
-heard = []
-for server in sockets:
-    try:
-        heard.append(str(server.accept()[1]) if server.type == socket.SOCK_STREAM else str(server.recvfrom(256)))
-    except BlockingIOError:
-        pass
-print("LISTENERS " + json.dumps({"listening": len(sockets), "heard": heard}), flush=True)
+print("LISTENERS " + json.dumps({"listening": len(sockets), "heard": heard(sockets)}), flush=True)
 sys.exit(code)
 """
 

@@ -15,7 +15,7 @@ import torch
 from autograder.judge.sandbox import NETWORK, Limits, Sandbox, kill_processes_of, process_states, sandbox_python
 from autograder.judge.worker_client import StudentError, Submission, SubprocessWorker
 
-from .conftest import heard
+from .loopback import heard
 from .gradescope_layout import SANDBOX_UID, scratch_folder_under_tmp
 from .submissions.hostile import NETWORK as NETWORK_ATTACK
 from .submissions.hostile import NETWORK_OTHER_ROUTES
