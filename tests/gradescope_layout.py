@@ -41,6 +41,11 @@ SANDBOX_UID = 64000 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removepre
 COURSE_PROFILE = "smoke"
 
 
+def with_the_tests_profile(rubric: str) -> str:
+    """rubric.toml's text with COURSE_PROFILE as the course's standard: what every test grading applies."""
+    return re.sub(r'^profile = ".*"$', f'profile = "{COURSE_PROFILE}"', rubric, flags=re.M)
+
+
 @dataclass
 class Graded:
     results: dict
@@ -76,7 +81,7 @@ class SimulatedGradescope:
         write_zip(gradescope_entries(), self.root / "autograder.zip")
         unpack(self.root / "autograder.zip", source)
         rubric = source / "autograder" / "rubric.toml"
-        rubric.write_text(re.sub(r'^profile = ".*"$', f'profile = "{COURSE_PROFILE}"', rubric.read_text(), flags=re.M))
+        rubric.write_text(with_the_tests_profile(rubric.read_text()))
         shutil.copytree(dataset_root(), source / "data_scripts" / "prepared")
         # What Gradescope leaves beside the upload (world-readable there): the student's record.
         (self.root / "submission_metadata.json").write_text('{"users": [{"email": "student@example.edu"}]}')

@@ -108,16 +108,21 @@ class Sandbox:
             environment["OMP_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"]
         return environment
 
-    def kill_leftovers(self, spare: int | None = None) -> int:
-        """SIGKILL every process of the sandbox user but `spare` (daemons that left the worker's group too)."""
+    def kill_leftovers(self, spare: int | None = None, settled: bool = False) -> int:
+        """SIGKILL every process of the sandbox user but `spare` (daemons that left the worker's group too).
+
+        Between checks, up to an eighth of the process limit may be left as zombies that init has yet to reap
+        (it takes a second or two): they run nothing, and the next worker has room beside them, so no check
+        waits for them. `settled` waits until none is left, as the grading's last sweep does."""
         if self.uid is None or self.uid == os.getuid():
             return 0
         frozen = self.cgroup.kill_all(spare) if self.cgroup else 0
-        return frozen + kill_processes_of(self.uid, spare)  # what escaped the group, and waiting out the zombies
+        zombies_left = 0 if settled else self.limits.processes // 8
+        return frozen + kill_processes_of(self.uid, spare, zombies_left=zombies_left)  # what escaped the group
 
     def close(self) -> None:
-        """Kill what the sandbox still runs and remove its cgroup."""
-        self.kill_leftovers()
+        """Kill what the sandbox still runs, waiting until init has reaped every zombie, and remove its cgroup."""
+        self.kill_leftovers(settled=True)
         if self.cgroup:
             self.cgroup.remove()
 
@@ -188,15 +193,15 @@ def sandbox_python(folder: Path, uid: int) -> str | None:
     return python if runs_python(python, uid) else None
 
 
-def kill_processes_of(uid: int, spare: int | None = None, patience: float = 30.0) -> int:
+def kill_processes_of(uid: int, spare: int | None = None, patience: float = 30.0, zombies_left: int = 0) -> int:
     """SIGKILL every process whose real user id is `uid` (but `spare`) and wait until they are reaped.
 
     A fork bomb refills at once each slot that a killed process frees under RLIMIT_NPROC, so killing
     what a scan saw can trail it for many scans. Stopped processes cannot fork: every process seen is
     stopped, scan after scan, and only when all are stopped are they killed. Zombies hold their slots
-    until their parent (or init) reaps them, so the sweep ends only when none is left (but those of
-    the caller and of `spare`, which are theirs to reap), or after `patience` seconds.
-    Returns how many processes were killed.
+    until their parent (or init) reaps them, so the sweep ends only when no process is alive and at most
+    `zombies_left` zombies are (not counting those of the caller and of `spare`, which are theirs to
+    reap), or after `patience` seconds. Returns how many processes were killed.
     """
     killed: set[int] = set()
     reapers = {os.getpid(), spare}  # the zombies of these are theirs to reap, not init's
@@ -204,9 +209,9 @@ def kill_processes_of(uid: int, spare: int | None = None, patience: float = 30.0
     while time.monotonic() < deadline:
         states = {pid: state for pid, (state, parent) in process_states(uid).items()
                   if pid != spare and not (state in DEAD and parent in reapers)}
-        if not states:
-            break
         alive = [pid for pid, state in states.items() if state not in DEAD]
+        if not alive and len(states) <= zombies_left:
+            break
         running = [pid for pid in alive if states[pid] not in STOPPED]
         if running:
             signal_each(running, signal.SIGSTOP)
