@@ -99,15 +99,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SuiteReport(), "suite-report")
 
 
-# The files that take minutes, longest first (seconds each took in CI at 33551a0, before the sequence
-# runner and with two workers: 1040, 830, 680, 400, 250, 150, 120 and 110; the unit mutants' 750 is now
-# about 300). Under `--dist loadfile` each file goes whole to the next free worker in collection order;
-# alphabetical order handed the two validity files out last, so one worker ran on alone for about two
-# minutes. Longest first keeps the workers' loads even.
-LONGEST_FIRST = ("test_adversarial.py", "test_validity_trained.py", "test_container.py", "test_class_grading.py",
-                 "test_hangs.py",
-                 "test_validity_unit_mutants.py", "test_notebook_edition.py", "test_gradescope.py",
-                 "test_worker_isolation.py", "test_student_install.py")
+# The files that take minutes, longest first (seconds each took in CI on 2026-12-05 at 3c2e92b: 889, 861,
+# 329, 680, 471, 274, 247, 189, 141, 141 and 135). Under `--dist loadfile` each file goes whole to the next free
+# worker in collection order; alphabetical order handed the two validity files out last, so one worker ran on
+# alone for minutes. Longest first keeps the workers' loads even; the container file goes early all the same,
+# since its image build (minutes on a machine without podman's layers) waits on the disk, not the cores.
+LONGEST_FIRST = ("test_validity_trained.py", "test_adversarial.py", "test_container.py", "test_class_grading.py",
+                 "test_validity_unit_mutants.py", "test_gradescope.py", "test_hangs.py", "test_notebook_edition.py",
+                 "test_student_install.py", "test_worker_isolation.py", "test_trained_networks.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
