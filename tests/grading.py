@@ -2,6 +2,7 @@
 
     python -m tests.grading              # print the validity table for every mutant and variant
     python -m tests.grading --benchmark  # time whole grading runs of the solution
+    python -m tests.grading --training-mutants cpu  # every training mutant on its check under a profile
 
 Each folder is graded by `pytest autograder --impl DIR --results-json ...`, as a student or
 Gradescope would run it, with one torch thread; a corpus is dealt out to as many processes as
@@ -176,10 +177,14 @@ def trained_corpus(root: Path) -> Corpus:
     for name in variant_names():
         folders[f"variant:{name}"] = (build_variant(name, root / f"variant-{name}"),
                                       ("--budget", "smoke", *only_training_behind(variant_files(name))))
-    for case in TRAINING_MUTANTS:
-        path = build_mutant(case.mutant, root / f"training-{case.key}")
-        folders[f"training:{case.key}"] = (path, ("--budget", "smoke", "-k", case.check))
-    return folders
+    return folders | training_mutant_corpus(root, "smoke")
+
+
+def training_mutant_corpus(root: Path, budget: str) -> Corpus:
+    """Each training mutant on its one check under `budget`: smoke in the tests, the course's profile after a
+    recalibration (`python -m tests.grading --training-mutants cpu`)."""
+    return {f"training:{case.key}": (build_mutant(case.mutant, root / f"training-{case.key}"),
+                                     ("--budget", budget, "-k", case.check)) for case in TRAINING_MUTANTS}
 
 
 def grade_all(folders: Corpus, workdir: Path) -> dict[str, Grade]:
@@ -239,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="time whole grading runs of the solution instead of printing the validity table")
     parser.add_argument("--in-sequence", type=Path, metavar="PLAN",
                         help="(used by grade_in_sequence) run the pytest sessions a JSON plan lists, one by one")
+    parser.add_argument("--training-mutants", metavar="PROFILE",
+                        help="grade only the training mutants, each on its check under PROFILE (after a recalibration)")
     args = parser.parse_args(argv)
     if args.in_sequence:
         run_sequence(args.in_sequence)
@@ -248,8 +255,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        grades = grade_all(unit_mutant_corpus(root) | trained_corpus(root), root)
-        print(validity_table(grades))
+        corpus = (training_mutant_corpus(root, args.training_mutants) if args.training_mutants
+                  else unit_mutant_corpus(root) | trained_corpus(root))
+        print(validity_table(grade_all(corpus, root)))
 
 
 if __name__ == "__main__":

@@ -30,11 +30,11 @@ The model: a correct upload's final accuracy is a draw from the normal distribut
 samples come from. The threshold is a prediction bound for one new draw,
 mean - t(n-1, 1 - p) * std * sqrt(1 + 1/n) with p = 1/10,000 (Student's t: the mean and std
 are themselves estimated from n samples), and never above the lowest sample less 0.02; rounded
-down to 0.005. A style apart (a correct variant whose seeds lie below the solution's by Welch's one-sided
-t-test at p < 0.01, such as zero-init residual BN weights, which train slower on these short schedules)
-is no draw from that distribution: the threshold is also never above the same bound over that style's
-own seeds, and `p_below` is the highest of the pooled and the styles' probabilities. `p_below` is the model's probability that a correct upload lands below the
-rounded threshold. The profiles' rules (`threshold_rule` in training_profiles.toml):
+down to 0.005. `p_below` is the model's probability that a correct upload lands below the
+rounded threshold. A style apart (a correct variant whose seeds lie below the solution's by Welch's
+one-sided t-test at p < 0.01, such as zero-init residual BN weights, which train slower on these short
+schedules) is no draw from that distribution: the threshold is also never above the same bound over
+that style's own seeds, and `p_below` is the highest of the pool's and the styles'. The profiles' rules (`threshold_rule` in training_profiles.toml):
 - "spread" (the default; the profiles that grade): that bound.
 - "learning" (smoke: a run too short to rank implementations): also never above halfway from
   chance (0.1) to the lowest sample; it tells a network that learns from one that cannot.
@@ -155,17 +155,21 @@ def apart_runs(runs: list[Run], samples: dict[Run, dict], seeds: int) -> list[Ru
             for style in suspected_styles([samples[run] for run in runs if run.check == name]) for seed in range(1, seeds)]
 
 
-def check_threshold(samples: list[dict], rule: str) -> float:
-    """The threshold of one check: the rule's bound over all its samples, and never above the bound of a style apart
-    over its own (their mixture is no normal distribution, and that style's false-fail rate is what counts)."""
+def bounded_groups(samples: list[dict]) -> list[list[float]]:
+    """The accuracies a check's threshold bounds: all its samples pooled, then each style apart's own (a mixture of
+    styles is no normal distribution, and a style apart's false-fail rate is what counts for its uploads)."""
     own = [[s["accuracy"] for s in samples if s["implementation"] == style] for style in styles_apart(samples)]
-    return min(threshold(accuracies, rule) for accuracies in [[s["accuracy"] for s in samples], *own])
+    return [[s["accuracy"] for s in samples], *own]
+
+
+def check_threshold(samples: list[dict], rule: str) -> float:
+    """The threshold of one check: the rule's bound, never above it for any group of `bounded_groups`."""
+    return min(threshold(accuracies, rule) for accuracies in bounded_groups(samples))
 
 
 def check_p_below(samples: list[dict], limit: float) -> float:
-    """The highest probability, over the pooled samples and each style apart, that a correct upload falls below."""
-    own = [[s["accuracy"] for s in samples if s["implementation"] == style] for style in styles_apart(samples)]
-    return max(p_below(accuracies, limit) for accuracies in [[s["accuracy"] for s in samples], *own])
+    """The highest probability, over the groups of `bounded_groups`, that a correct upload falls below `limit`."""
+    return max(p_below(accuracies, limit) for accuracies in bounded_groups(samples))
 
 
 def load_samples(path: Path, fingerprint: dict) -> dict[Run, dict]:
