@@ -20,7 +20,8 @@ from .judge.results import in_rubric_order, leaderboard_entry
 from .judge.training_pool import Finished, Job, TrainingPool
 from .judge.worker_client import StudentTimeout, Worker
 from .rubric import check, load_rubric, rubric_entry
-from .training import Curve, refuse_code_that_hung, shortfall_feedback, train_and_measure
+from .training import Curve, refuse_code_that_hung, train_and_measure
+from .training_feedback import shortfall_feedback
 from .training_profiles import calibration_problem, cpu_profile_names, load_profile, load_thresholds, profile_device
 
 if TYPE_CHECKING:  # the sandbox is Linux only: imported when --sandbox asks for one

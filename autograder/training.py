@@ -56,31 +56,6 @@ def train_and_measure(worker: Worker, check: TrainingCheck, *, seed: int, device
     return curve
 
 
-def percentages(values: list[float]) -> str:
-    return " ".join(f"{v:6.1%}" for v in values)
-
-
-def shortfall_feedback(curve: Curve, calibrated: dict, part: str, failed_units: list[str]) -> str:
-    """What a student reads when a training check fails: their test accuracy per epoch beside the reference
-    solution's (seed 0, the grading seed), the threshold and the reference's range over its calibration
-    seeds, and the unit checks of the same file that failed, which usually say why."""
-    accuracies = calibrated["accuracies"]
-    lines = [f"The network did not learn enough: {curve.test_accuracy[-1]:.1%} test accuracy against a threshold of "
-             f"{calibrated['threshold']:.1%} (the reference solution reaches {min(accuracies):.1%} to "
-             f"{max(accuracies):.1%} over {len(accuracies)} seeds).",
-             "Test accuracy per epoch:",
-             f"  yours          {percentages(curve.test_accuracy)}"]
-    if "curve" in calibrated:
-        lines.append(f"  the reference  {percentages(calibrated['curve'])}")
-    if failed_units:
-        lines.append(f"The unit checks of {part} that failed above usually say why:")
-        lines += [f"  {name}" for name in failed_units]
-    else:
-        lines.append(f"The unit checks of {part} that ran pass: look at what reaches the output (does it depend on "
-                     "the input?) and, for the loop, at the optimizer steps.")
-    return "\n".join(lines)
-
-
 def refuse_code_that_hung(worker: Worker, modules: list[str], what: str) -> None:
     """A check that runs the code of `modules` fails at once with the error of an earlier check in which that code
     hung (or killed the worker): it would wait out its own long limit on the same code. `what` it does, in words."""
