@@ -183,9 +183,10 @@ def load_samples(path: Path, fingerprint: dict) -> dict[Run, dict]:
     return found
 
 
-def recorded_seconds(budget: str, run: Run) -> float:
-    """What `run` took in the last calibration: the median of its check's solution samples at its thread count."""
-    samples = load_thresholds(budget).get(run.check, {}).get("samples", [])
+def recorded_seconds(recorded: dict[str, dict], run: Run) -> float:
+    """What `run` took in the last calibration (`recorded`: its profile's thresholds.json entries): the median of its
+    check's solution samples at its thread count."""
+    samples = recorded.get(run.check, {}).get("samples", [])
     seconds = [s["seconds"] for s in samples if s["implementation"] == "solution" and s["threads"] == run.threads]
     return statistics.median(seconds) if seconds else 0.0
 
@@ -198,7 +199,8 @@ def calibrate(budget: str, runs: list[Run], folders: dict[str, Path], fingerprin
     samples = load_samples(path, fingerprint)
     lock = threading.Lock()
     pending = [run for run in runs if run not in samples]
-    estimate = sum(recorded_seconds(budget, run) / max(1, jobs // run.threads) for run in pending)
+    recorded = load_thresholds(budget)
+    estimate = sum(recorded_seconds(recorded, run) / max(1, jobs // run.threads) for run in pending)
     print(f"{len(pending)} runs to train ({len(runs) - len(pending)} stored in {path}), {jobs} torch threads at a "
           f"time: about {estimate / 60:.0f} min by the last calibration's seconds", flush=True)
     started = time.monotonic()
@@ -244,7 +246,7 @@ def entry(budget: str, check: TrainingCheck, samples: list[dict]) -> dict:
     return {"threshold": limit, "p_below": check_p_below(samples, limit), "accuracies": accuracies,
             "samples": [{k: s[k] for k in ("implementation", "seed", "threads", "accuracy", "seconds")}
                         for s in samples],
-            "curve": reference["curve"], "styles_apart": styles_apart(samples),
+            "curve": reference["curve"],
             "seconds": statistics.median(s["seconds"] for s in samples if s["threads"] == standard),
             "rule": RULES[threshold_rule(budget)], "date": date.today().isoformat(), "torch": torch.__version__,
             "device": profile_device(budget)} | calibrated_on(check)
@@ -262,7 +264,7 @@ def table(budgets: list[str]) -> str:
             kinds = (f"{solution.count(1)} / {solution.count(2)} + {len(samples) - len(solution)}" if samples
                      else str(len(accuracies)))
             kinds += "".join(f" ({style}: {sum(s['implementation'] == style for s in samples)} seeds)"
-                             for style in calibrated.get("styles_apart", []))
+                             for style in (styles_apart(samples) if samples else []))
             rows.append(f"| {budget} | {name.removeprefix('test_train_')} | {kinds} | {statistics.mean(accuracies):.1%} "
                         f"| {std:.1%} | {min(accuracies):.1%} | {calibrated['threshold']:.1%} | "
                         f"{calibrated.get('p_below', float('nan')):.1e} |")
