@@ -21,7 +21,7 @@ from .judge.training_pool import Finished, Job, TrainingPool
 from .judge.worker_client import StudentTimeout, Worker
 from .rubric import check, load_rubric, rubric_entry
 from .training import Curve, refuse_code_that_hung, train_and_measure
-from .training_feedback import shortfall_feedback
+from .training_feedback import initialisation_note, shortfall_feedback
 from .training_profiles import calibration_problem, cpu_profile_names, load_profile, load_thresholds, profile_device
 
 if TYPE_CHECKING:  # the sandbox is Linux only: imported when --sandbox asks for one
@@ -112,6 +112,8 @@ def learns(training_pool: TrainingPool, worker: Worker, request: pytest.FixtureR
         request.config.stash[LEADERBOARD].append(leaderboard_entry(name, accuracy, limit))
         summary = (f"test accuracy {accuracy:.1%} after {len(curve.test_accuracy)} epochs in {sum(curve.seconds):.0f}s "
                    f"({profile} profile, {profile_device(profile)}); the threshold is {limit:.1%}")
+        if note := initialisation_note(curve, calibrated):
+            summary += f"\n{note}"
         request.node.user_properties.append(("feedback", summary))
         if accuracy < limit:
             part = load_profile(profile)[name].student_file

@@ -13,22 +13,27 @@ import torch
 
 from data_scripts.subsets import load_subset
 
-from .judge.worker_client import Worker
+from .judge.worker_client import Worker, WorkerCrashed
 from .training_profiles import TrainingCheck
 
 
 @dataclass
 class Curve:
-    """Per-epoch record of one training run."""
+    """Per-epoch record of one training run, and how its network started (`course_initialisation.initialise`:
+    the roles it placed, and the parameters it could not place, which kept the student's values)."""
 
     train_loss: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    layout: dict[str, int] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
 
 
 def train_and_measure(worker: Worker, check: TrainingCheck, *, seed: int, device: str, threads: int,
                       log: Callable[[str], None] | None = None) -> Curve:
-    """Train `check` in the worker; return the per-epoch loss and the test accuracy measured here."""
+    """Train `check` in the worker from the course's initialisation (a network of the upload's; the grader's own
+    CNN, which the student's loop trains, is the grader's); return the per-epoch loss and the test accuracy
+    measured here."""
     train_images, train_labels = (t[:check.train] for t in load_subset(check.dataset, "train"))
     test_images, test_labels = (t[:check.test] for t in load_subset(check.dataset, "test"))
     start = dict(op="training_start", module=check.module, factory=check.factory, kwargs=check.kwargs, seed=seed,
@@ -37,6 +42,13 @@ def train_and_measure(worker: Worker, check: TrainingCheck, *, seed: int, device
            else worker.construct((check.module, check.factory), **start))
     curve = Curve()
     try:
+        if check.module is not None:
+            placed = worker.request("training_initialise", run=run, images=train_images[:2], seed=seed)
+            if not (isinstance(placed, dict) and isinstance(placed.get("layout"), dict)
+                    and isinstance(placed.get("kept"), list)):
+                raise WorkerCrashed("worker", "the worker sent a malformed reply", "")
+            curve.layout = {str(kind): int(count) for kind, count in placed["layout"].items()}
+            curve.kept = [str(name) for name in placed["kept"]]
         for epoch in range(1, check.settings["epochs"] + 1):
             start = time.perf_counter()
             loss = worker.request("training_epoch", run=run, student_loop=check.student_loop)

@@ -5,6 +5,7 @@ Not training code (`TRAINING_CODE` in training_profiles.py): its wording can cha
 from __future__ import annotations
 
 from .training import Curve
+from .worker.course_initialisation import RULE
 
 
 def percentages(values: list[float]) -> str:
@@ -31,3 +32,23 @@ def shortfall_feedback(curve: Curve, calibrated: dict, part: str, failed_units: 
         lines.append(f"The unit checks of {part} that ran pass: look at what reaches the output (does it depend on "
                      "the input?) and, for the loop, at the optimizer steps.")
     return "\n".join(lines)
+
+
+def initialisation_note(curve: Curve, calibrated: dict) -> str | None:
+    """How the network started, where it did not start exactly as the reference solution does: layers that do not
+    pair one to one with the reference's (by role, in order of use) start from the course's rule by role, and
+    parameters the course cannot place keep the student's own values."""
+    notes = []
+    reference = calibrated.get("layout")
+    if reference and curve.layout != reference:
+        differ = sorted(set(curve.layout) | set(reference))
+        counts = "; ".join(f"{kind}: {curve.layout.get(kind, 0)} (the reference {reference.get(kind, 0)})"
+                           for kind in differ if curve.layout.get(kind, 0) != reference.get(kind, 0))
+        notes.append("Your network's parameters do not pair one to one with the reference solution's by role and "
+                     f"order of use ({counts}), so it started from the course's rule by role ({RULE}), not exactly "
+                     "from the reference's starting weights.")
+    if curve.kept:
+        notes.append(f"These parameters kept your own initial values, since the course's initialisation cannot place "
+                     f"them (forward never uses them, or first uses them outside a convolution, linear map or "
+                     f"normalisation): {', '.join(curve.kept[:10])}{' ...' * (len(curve.kept) > 10)}.")
+    return " ".join(notes) or None

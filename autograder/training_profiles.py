@@ -23,7 +23,8 @@ THRESHOLDS_FILE = HERE / "thresholds.json"
 # The grader's code that a training run goes through, beside the solution's files: a change in any of
 # them may move the accuracies the thresholds were calibrated on.
 TRAINING_CODE = ("autograder/training.py", "autograder/worker/session.py", "autograder/worker/training_requests.py",
-                 "autograder/worker/training_run.py", "autograder/worker/tensor_batches.py")
+                 "autograder/worker/training_run.py", "autograder/worker/tensor_batches.py",
+                 "autograder/worker/course_initialisation.py", "autograder/worker/tracing.py")
 PER_ENTRY = ("epochs", "batch_size", "lr")  # settings every profile entry gives; [settings] gives the rest
 NOT_SETTINGS = ("kwargs", "train", "test")  # what else a profile entry says
 

@@ -19,8 +19,9 @@ import pytest
 
 from autograder.instructor.distribute import student_entries, write_zip
 
-from .gradescope_layout import SimulatedGradescope
+from .gradescope_layout import SimulatedGradescope, scratch_folder_under_tmp
 from .loopback import listen
+from .ray_cluster import RayCluster
 from .submissions.hostile import LISTENER_PORT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +34,20 @@ def listener() -> Iterator[list[socket.socket]]:
     yield sockets
     for server in sockets:
         server.close()
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[RayCluster]:
+    """A real two-node Ray cluster on this machine (`ray_cluster.py`), stopped by its process groups' ids."""
+    pytest.importorskip("ray", reason="--ray needs the cluster extra: pip install -e '.[cluster]'")
+    with scratch_folder_under_tmp("ray-") as root:
+        cluster = RayCluster(root)
+        try:
+            cluster.start()
+            yield cluster
+        finally:
+            cluster.stop()
+        assert cluster.processes() == [], "processes of the Ray cluster outlived it"
 
 
 @pytest.fixture(scope="session")

@@ -359,19 +359,6 @@ RAY_FIRST_UID = 64200  # apart from the local batch's users
 RAY_UPLOADS = ("solution", "skeleton.zip", "hostile_write_results_json", "corrupt.zip")
 
 
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[RayCluster]:
-    pytest.importorskip("ray", reason="grade_class --ray needs the cluster extra: pip install -e '.[cluster]'")
-    with scratch_folder_under_tmp("ray-") as root:
-        cluster = RayCluster(root)
-        try:
-            cluster.start()
-            yield cluster
-        finally:
-            cluster.stop()
-        assert cluster.processes() == [], "processes of the Ray cluster outlived it"
-
-
 def copy_uploads(source: Path, names: tuple[str, ...], target: Path) -> Path:
     for name in names:
         if (source / name).is_dir():

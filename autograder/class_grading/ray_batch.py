@@ -2,13 +2,13 @@
 
     python -m autograder.class_grading.grade_class UPLOADS -o BATCH --ray auto
 
-Nothing assumes a shared filesystem. The grader installed in BATCH/source (the autograder.zip
-unpacked, the grading data prepared) travels once through Ray's object store, each upload with
-its own task; a node unpacks the grader once into its temporary folder, grades the upload exactly
+Nothing assumes a shared filesystem (`cluster.ray_tasks`). The grader installed in BATCH/source (the
+autograder.zip unpacked, the grading data prepared) travels once through Ray's object store, each upload
+with its own task; a node unpacks the grader once into its temporary folder, grades the upload exactly
 as a local batch does (`ClassGrading.grade`, in a root of its own, as a sandbox user of its own
 where the node runs tasks as root), and sends back the results document, the curves and the log,
-which the driver stores in BATCH as a local batch would. The task's own code reaches the nodes as
-Ray `py_modules`; the nodes' Python needs torch and the grader's other dependencies.
+which the driver stores in BATCH as a local batch would. The nodes' Python needs torch and the
+grader's other dependencies.
 
 Each task asks for the CPUs of the standard's torch threads and, under a CPU profile, the memory
 measured for it, under a GPU profile one GPU (Ray then sets the device the task sees). A task whose node dies runs again
@@ -24,47 +24,19 @@ import io
 import os
 import shutil
 import tarfile
-import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from ..cluster.ray_tasks import RayTasks, packed, unpacked_once
 from ..judge.results import write_atomically
 from ..rubric import course_standard
 from ..training_profiles import profile_device, profile_needs
 from ..gradescope.run_autograder import every_check_failed
 from .upload_grading import ClassGrading, grade_or_explain, special_files
 
-REPO = Path(__file__).resolve().parents[2]
-# Shipped to every node for the task's own code; the grading data goes with the grader (BATCH/source).
-RUNTIME_ENV = {"py_modules": [str(REPO / "autograder"), str(REPO / "data_scripts")],
-               "excludes": ["__pycache__", "prepared/", "downloads/"]}
-NODE_FOLDER = "cnnlab-ray"
 SLOTS = 256  # sandbox users per node: first_uid .. first_uid + SLOTS - 1
-POLL_SECONDS = 1.0
-
-
-def import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise SystemExit("--ray needs Ray: pip install -e '.[cluster]' (on the driver and on every node)") from None
-    return ray
-
-
-def packed(folder: Path, ignore=None) -> bytes:
-    """`folder` as an uncompressed tar, with `ignore` (shutil.copytree's kind) applied at each level."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for directory, subfolders, files in os.walk(folder):
-            skipped = set(ignore(directory, subfolders + files)) if ignore else set()
-            subfolders[:] = sorted(s for s in subfolders if s not in skipped)
-            for name in sorted(files):
-                if name not in skipped:
-                    path = Path(directory) / name
-                    archive.add(path, arcname=str(path.relative_to(folder)), recursive=False)
-    return buffer.getvalue()
 
 
 def upload_archive(upload: Path) -> tuple[str, bytes]:
@@ -95,23 +67,6 @@ def node_facts() -> dict:
     return {"uid": os.getuid(), "node": ray.get_runtime_context().get_node_id(), "gpus": ray.get_gpu_ids()}
 
 
-def installed_grader(grader: list, digest: str) -> Path:
-    """This node's copy of the grader, unpacked once per grader version. `grader` holds the ObjectRef of its
-    archive, inside a list so that Ray does not fetch the 20 MB for every task: only a node without it does."""
-    home = Path(tempfile.gettempdir()) / NODE_FOLDER / digest
-    source = home / "source"
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / "install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (home / "installed").exists():
-            shutil.rmtree(source, ignore_errors=True)
-            import ray
-            with tarfile.open(fileobj=io.BytesIO(ray.get(grader[0]))) as archive:
-                archive.extractall(source, filter="tar")
-            (home / "installed").touch()
-    return home
-
-
 def grade_on_node(options: dict, grader: list, digest: str, student: str, name: str, upload: bytes) -> dict:
     """The Ray task: grade one upload on this node; its results document, curves and log."""
     try:
@@ -129,7 +84,7 @@ def grade_here(options: dict, grader: list, digest: str, student: str, name: str
     unsandboxed = options.pop("unsandboxed")
     if os.getuid() != 0 and not unsandboxed:  # a node that joined after the batch's check
         raise PermissionError("this node runs Ray tasks without root: submission code would run unsandboxed")
-    home = installed_grader(grader, digest)
+    home = unpacked_once(grader, digest)
     batch = home / "batches" / f"{student}-{uuid.uuid4().hex}"
     try:
         for folder in ("results", "curves", "logs"):
@@ -157,10 +112,9 @@ class RayBatch:
     """Uploads graded as Ray tasks on the cluster at `address`, stored in `grading`'s BATCH as they finish."""
 
     def __init__(self, address: str, grading: ClassGrading, unsandboxed: bool = False) -> None:
-        self.ray = import_ray()
+        self.tasks = RayTasks(address)
+        self.ray = self.tasks.ray
         self.grading, self.unsandboxed = grading, unsandboxed
-        self.ray.init(address=address, runtime_env=RUNTIME_ENV, log_to_driver=False, logging_level="ERROR")
-        self.running: dict = {}  # ObjectRef -> student
 
     @property
     def parallel(self) -> int:
@@ -210,16 +164,11 @@ class RayBatch:
                 reason = f"the upload could not be prepared ({type(error).__name__}: {error})"
                 yield student, self.store(student, not_graded(reason))
                 continue
-            self.running[task.remote(options, [grader_ref], digest, student, *archive)] = student
-        while self.running:
-            done, _ = self.ray.wait(list(self.running), num_returns=1, timeout=POLL_SECONDS)
-            for ref in done:
-                student = self.running.pop(ref)
-                try:
-                    graded = self.ray.get(ref)
-                except self.ray.exceptions.RayError as error:  # its retries spent: the cluster's failure
-                    graded = not_graded(f"its Ray task failed ({type(error).__name__}: {error})"[:2000])
-                yield student, self.store(student, graded)
+            self.tasks.submit(task, student, options, [grader_ref], digest, student, *archive)
+        for student, graded, error in self.tasks.arrivals():
+            if error is not None:  # its retries spent: the cluster's failure
+                graded = not_graded(f"its Ray task failed ({type(error).__name__}: {error})"[:2000])
+            yield student, self.store(student, graded)
 
     def store(self, student: str, graded: dict) -> dict:
         batch = self.grading.batch
@@ -231,10 +180,7 @@ class RayBatch:
 
     def stop(self) -> None:
         """Cancel every task still to finish, and wait for the cancelled gradings to have cleaned up."""
-        for ref in self.running:
-            self.ray.cancel(ref)
-        self.ray.wait(list(self.running), num_returns=len(self.running), timeout=60)
+        self.tasks.cancel()
 
     def close(self) -> None:
-        self.ray.shutdown()
-
+        self.tasks.close()

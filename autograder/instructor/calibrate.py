@@ -38,6 +38,11 @@ that style's own seeds, and `p_below` is the highest of the pool's and the style
 - "spread" (the default; the profiles that grade): that bound.
 - "learning" (smoke: a run too short to rank implementations): also never above halfway from
   chance (0.1) to the lowest sample; it tells a network that learns from one that cannot.
+Power: `--power FOLDER ...` trains one-bug implementations (a folder named MUTANT-CHECK trains CHECK, without its
+test_train_ prefix; `python -m tests.submissions.build --training-mutants OUT` makes the repository's) over the
+same seeds at the course's thread count. Their accuracies never enter a threshold; the table shows, per check,
+the share of each one's seeds that falls below the threshold, and the smallest drop of the mean accuracy that
+the check hears nine times in ten (the pool's spread moved down until 90% of it lies below the threshold).
 Runs are resumable: each sample is appended to `.calibration/<budget>.jsonl` as it ends, and a
 rerun with the same training code, settings and images trains only what is missing.
 """
@@ -60,11 +65,13 @@ import torch
 
 from data_scripts.subsets import prepared_sha256
 
+from ..cluster.ray_tasks import cpu_model
 from ..judge.resources import available
 from ..judge.results import write_atomically
 from ..judge.worker_client import SubprocessWorker
 from ..rubric import course_standard
-from ..training import train_and_measure
+from ..training import Curve, train_and_measure
+from .ray_calibration import RayCalibration
 from ..training_profiles import (THRESHOLDS_FILE, TrainingCheck, calibrated_on, calibration_problem, load_profile,
                                  load_thresholds, profile_device, profile_names, threshold_rule, training_code,
                                  training_code_changes)
@@ -118,6 +125,17 @@ def student_files_differ(folder: Path, solutions: Path, check: TrainingCheck) ->
     """Whether `folder` writes the student file that `check` trains differently from the solution."""
     name = check.student_file
     return (folder / name).exists() and (folder / name).read_bytes() != (solutions / name).read_bytes()
+
+
+def mutant_check(folder: Path) -> str:
+    """The check a --power folder named MUTANT-CHECK trains."""
+    return "test_train_" + folder.name.rpartition("-")[2]
+
+
+def power_runs(checks: dict[str, TrainingCheck], seeds: int, mutants: list[Path]) -> list[Run]:
+    """Each --power folder on its check, over the seeds, at the course's thread count."""
+    return [Run(folder.name, mutant_check(folder), seed, course_standard().threads)
+            for folder in mutants if mutant_check(folder) in checks for seed in range(seeds)]
 
 
 def planned_runs(checks: dict[str, TrainingCheck], seeds: int, threads: list[int], solutions: Path,
@@ -191,84 +209,128 @@ def recorded_seconds(recorded: dict[str, dict], run: Run) -> float:
     return statistics.median(seconds) if seconds else 0.0
 
 
-def calibrate(budget: str, runs: list[Run], folders: dict[str, Path], fingerprint: dict, jobs: int) -> dict[Run, dict]:
-    """Train every run not stored yet, `jobs` at a time per thread count; every sample, stored ones included."""
+def sample_of(run: Run, curve: Curve, where: dict) -> dict:
+    """A run's sample: its final accuracy, seconds, per-epoch curve, the network's layout (`Curve.layout`) and where
+    it trained (the node, and its CPU model)."""
+    return asdict(run) | {"accuracy": round(curve.test_accuracy[-1], 4), "seconds": round(sum(curve.seconds), 1),
+                          "curve": [round(a, 4) for a in curve.test_accuracy], "layout": curve.layout} | where
+
+
+def calibrate(budget: str, runs: list[Run], folders: dict[str, Path], fingerprint: dict, jobs: int,
+              record: Path, cluster: RayCalibration | None = None) -> dict[Run, dict]:
+    """Train every run not in the `record` yet, here (`jobs` torch threads at a time) or as tasks of `cluster`,
+    appending each sample to the record as it arrives; every sample, stored ones included."""
     checks, device = load_profile(budget), profile_device(budget)
-    path = SAMPLES / f"{budget}.jsonl"
-    path.parent.mkdir(exist_ok=True)
-    samples = load_samples(path, fingerprint)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    samples = load_samples(record, fingerprint)
     lock = threading.Lock()
     pending = [run for run in runs if run not in samples]
     recorded = load_thresholds(budget)
-    estimate = sum(recorded_seconds(recorded, run) / max(1, jobs // run.threads) for run in pending)
-    print(f"{len(pending)} runs to train ({len(runs) - len(pending)} stored in {path}), {jobs} torch threads at a "
-          f"time: about {estimate / 60:.0f} min by the last calibration's seconds", flush=True)
+    if cluster is not None:  # a run holds as many CPUs as its threads for its seconds
+        cpu_seconds = sum(recorded_seconds(recorded, run) * run.threads for run in pending)
+        plan = f"as tasks of the Ray cluster: about {cpu_seconds / 60:.0f} CPU-minutes"
+    else:
+        wall = sum(recorded_seconds(recorded, run) / max(1, jobs // run.threads) for run in pending)
+        plan = f"{jobs} torch threads at a time: about {wall / 60:.0f} min"
+    print(f"{len(pending)} runs to train ({len(runs) - len(pending)} stored in {record}), {plan} by the last "
+          "calibration's seconds", flush=True)
     started = time.monotonic()
 
-    def train(run: Run, workers: dict[tuple[int, str], SubprocessWorker]) -> None:
-        key = (threading.get_ident(), run.implementation)  # one worker per pool thread and implementation
-        with lock:
-            if key not in workers:
-                workers[key] = SubprocessWorker(folders[run.implementation])
-        curve = train_and_measure(workers[key], checks[run.check], seed=run.seed, device=device, threads=run.threads)
-        sample = asdict(run) | {"accuracy": round(curve.test_accuracy[-1], 4), "seconds": round(sum(curve.seconds), 1),
-                                "curve": [round(a, 4) for a in curve.test_accuracy]}
+    def keep(run: Run, sample: dict) -> None:
         with lock:
             samples[run] = sample
-            with path.open("a") as out:
+            with record.open("a") as out:
                 out.write(json.dumps(sample | {"calibrated_on": fingerprint[run.check]}) + "\n")
             done = sum(r in samples for r in pending)
             print(f"{run.check:36s} {run.implementation:20s} seed {run.seed:2d} threads {run.threads}  "
                   f"{sample['accuracy']:.4f}  {sample['seconds']:6.1f} s  [{done}/{len(pending)}, "
                   f"{(time.monotonic() - started) / 60:.1f} min]", flush=True)
 
-    for count in sorted({run.threads for run in runs}):
-        todo = [run for run in runs if run.threads == count and run not in samples]
-        workers: dict[tuple[int, str], SubprocessWorker] = {}
-        pool = ThreadPoolExecutor(max(1, jobs // count), thread_name_prefix="calibrate")  # more would stall
-        try:
-            list(pool.map(lambda run: train(run, workers), todo))
-        finally:  # done or interrupted: end this phase's workers first, so no thread waits on a training run
-            for worker in list(workers.values()):
-                worker.close()
-            pool.shutdown(cancel_futures=True)
-    print(f"trained {len(pending)} runs in {(time.monotonic() - started) / 60:.1f} min", flush=True)
+    if cluster is not None:
+        for run, curve, where_or_why in cluster.train(budget, pending, folders, device):
+            if curve is None:
+                print(f"{run.check} {run.implementation} seed {run.seed}: its Ray task failed ({where_or_why}); "
+                      "the same command trains it again", flush=True)
+            else:
+                keep(run, sample_of(run, curve, where_or_why))
+    else:
+        here = {"node": "local", "cpu": cpu_model()}
+
+        def train(run: Run, workers: dict[tuple[int, str], SubprocessWorker]) -> None:
+            key = (threading.get_ident(), run.implementation)  # one worker per pool thread and implementation
+            with lock:
+                if key not in workers:
+                    workers[key] = SubprocessWorker(folders[run.implementation])
+            curve = train_and_measure(workers[key], checks[run.check], seed=run.seed, device=device, threads=run.threads)
+            keep(run, sample_of(run, curve, here))
+
+        for count in sorted({run.threads for run in runs}):
+            todo = [run for run in runs if run.threads == count and run not in samples]
+            workers: dict[tuple[int, str], SubprocessWorker] = {}
+            pool = ThreadPoolExecutor(max(1, jobs // count), thread_name_prefix="calibrate")  # more would stall
+            try:
+                list(pool.map(lambda run: train(run, workers), todo))
+            finally:  # done or interrupted: end this phase's workers first, so no thread waits on a training run
+                for worker in list(workers.values()):
+                    worker.close()
+                pool.shutdown(cancel_futures=True)
+    print(f"trained {sum(r in samples for r in pending)} of {len(pending)} runs in "
+          f"{(time.monotonic() - started) / 60:.1f} min", flush=True)
     return samples
 
 
-def entry(budget: str, check: TrainingCheck, samples: list[dict]) -> dict:
-    """One check's thresholds.json entry from its samples."""
+def detectable_drop(accuracies: list[float], limit: float) -> float:
+    """The smallest drop of the mean accuracy that a check with threshold `limit` hears nine times in ten: the
+    pool's distribution (`prediction_scale`) moved down until 90% of it lies below `limit`."""
+    from scipy.stats import t
+
+    mean, scale, n = prediction_scale(accuracies)
+    return max(0.0, mean - limit + float(t.ppf(0.9, n - 1)) * scale)
+
+
+def entry(budget: str, check: TrainingCheck, samples: list[dict], power: list[dict]) -> dict:
+    """One check's thresholds.json entry from its samples, and the accuracies of its --power mutants."""
     accuracies = [s["accuracy"] for s in samples]
     limit = round(check_threshold(samples, threshold_rule(budget)), 3)
     standard = course_standard().threads
     reference = next((s for s in samples if s["implementation"] == "solution" and s["seed"] == 0
                       and s["threads"] == standard), samples[0])
+    mutants: dict[str, list[float]] = {}
+    for sample in power:
+        mutants.setdefault(sample["implementation"], []).append(sample["accuracy"])
     return {"threshold": limit, "p_below": check_p_below(samples, limit), "accuracies": accuracies,
-            "samples": [{k: s[k] for k in ("implementation", "seed", "threads", "accuracy", "seconds")}
+            "samples": [{k: s[k] for k in ("implementation", "seed", "threads", "accuracy", "seconds", "cpu") if k in s}
                         for s in samples],
-            "curve": reference["curve"],
+            "power": mutants, "curve": reference["curve"], "layout": reference.get("layout", {}),
             "seconds": statistics.median(s["seconds"] for s in samples if s["threads"] == standard),
             "rule": RULES[threshold_rule(budget)], "date": date.today().isoformat(), "torch": torch.__version__,
             "device": profile_device(budget)} | calibrated_on(check)
 
 
-def table(budgets: list[str]) -> str:
-    """The calibration table: per profile and check, the samples' spread, the threshold and p_below."""
+def table(budgets: list[str], thresholds: Path = THRESHOLDS_FILE) -> str:
+    """The calibration table: per profile and check, the samples' spread, the threshold, p_below and the smallest
+    drop it hears nine times in ten; then each --power mutant's share of seeds below its check's threshold."""
     rows = ["| profile | check | samples: solution (1 / 2 threads) + variants | mean | std | lowest | threshold | "
-            "P(correct upload below) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "P(correct upload below) | drop heard 9 in 10 |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    power = ["| profile | check | training mutant | its mean | seeds below the threshold |", "| --- | --- | --- | --- | --- |"]
     for budget in budgets:
-        for name, calibrated in load_thresholds(budget).items():
-            accuracies, samples = calibrated["accuracies"], calibrated.get("samples", [])
+        document = json.loads(thresholds.read_text()) if thresholds.exists() else {}
+        for name, calibrated in document.get(budget, {}).items():
+            accuracies, samples, limit = calibrated["accuracies"], calibrated.get("samples", []), calibrated["threshold"]
             std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
             solution = [s["threads"] for s in samples if s["implementation"] == "solution"]
             kinds = (f"{solution.count(1)} / {solution.count(2)} + {len(samples) - len(solution)}" if samples
                      else str(len(accuracies)))
             kinds += "".join(f" ({style}: {sum(s['implementation'] == style for s in samples)} seeds)"
                              for style in (styles_apart(samples) if samples else []))
-            rows.append(f"| {budget} | {name.removeprefix('test_train_')} | {kinds} | {statistics.mean(accuracies):.1%} "
-                        f"| {std:.1%} | {min(accuracies):.1%} | {calibrated['threshold']:.1%} | "
-                        f"{calibrated.get('p_below', float('nan')):.1e} |")
-    return "\n".join(rows)
+            check = name.removeprefix("test_train_")
+            rows.append(f"| {budget} | {check} | {kinds} | {statistics.mean(accuracies):.1%} "
+                        f"| {std:.1%} | {min(accuracies):.1%} | {limit:.1%} | "
+                        f"{calibrated.get('p_below', float('nan')):.1e} | {detectable_drop(accuracies, limit):.1%} |")
+            for mutant, found in sorted(calibrated.get("power", {}).items()):
+                power.append(f"| {budget} | {check} | {mutant.rpartition('-')[0]} | {statistics.mean(found):.1%} | "
+                             f"{sum(a < limit for a in found)} of {len(found)} |")
+    return "\n".join(rows + ([""] + power if len(power) > 2 else []))
 
 
 def verify() -> int:
@@ -341,8 +403,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="correct implementations in other styles, laid out like solutions/: each trains the "
                              "checks whose file it writes differently (`python -m tests.submissions.build` makes "
                              "the repository's variants)")
+    parser.add_argument("--power", type=Path, nargs="*", default=[],
+                        help="one-bug implementations, each folder named MUTANT-CHECK: each trains CHECK over the seeds "
+                             "at the course's thread count, to measure what the check hears (`python -m "
+                             "tests.submissions.build --training-mutants OUT` makes the repository's)")
     parser.add_argument("--jobs", type=int, default=available().threads,
                         help="torch threads to run at once: one-thread runs go in parallel (default: the CPUs)")
+    parser.add_argument("--ray", metavar="ADDRESS",
+                        help="train every run as a task of the Ray cluster at ADDRESS (auto: the one this machine "
+                             "belongs to), each holding as many CPUs as its torch threads; --jobs is then unused")
+    parser.add_argument("--samples", type=Path, default=SAMPLES,
+                        help="the folder of the resumable records, one BUDGET.jsonl per profile (default: .calibration/)")
+    parser.add_argument("--thresholds", type=Path, default=THRESHOLDS_FILE,
+                        help="the thresholds file to write (default: autograder/thresholds.json, what grading reads)")
     parser.add_argument("--solutions", type=Path, default=REPO / "solutions",
                         help="the reference implementation (default: solutions/)")
     parser.add_argument("--checks", nargs="+", help="recalibrate only these checks, keeping the others")
@@ -357,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verify:
         return verify()
     if args.table:
-        print(table(profile_names()))
+        print(table(profile_names(), args.thresholds))
         return 0
     if profile_device(args.budget) == "cuda" and not torch.cuda.is_available():
         print(f"error: the {args.budget} profile trains on CUDA, which this machine lacks: calibrate it on a GPU machine")
@@ -367,22 +440,40 @@ def main(argv: list[str] | None = None) -> int:
         checks = {name: checks[name] for name in args.checks}
     if args.confirm_unchanged:
         return confirm_unchanged(args.budget, checks, args.solutions)
-    folders = {"solution": args.solutions.resolve()} | {folder.name: folder.resolve() for folder in args.also}
+    folders = {"solution": args.solutions.resolve()} | {folder.name: folder.resolve() for folder in args.also + args.power}
     fingerprint = {name: calibrated_on(check) for name, check in checks.items()}
     runs = planned_runs(checks, args.seeds, args.threads, args.solutions, args.also)
-    samples = calibrate(args.budget, runs, folders, fingerprint, args.jobs)
-    if further := apart_runs(runs, samples, args.seeds):
-        print(f"styles below the solution at seed 0, trained over seeds 1-{args.seeds - 1} too: "
-              f"{', '.join(sorted({f'{r.implementation} on {r.check}' for r in further}))}", flush=True)
-        runs += further
-        samples = calibrate(args.budget, runs, folders, fingerprint, args.jobs)
-    entries = {name: entry(args.budget, check, [samples[run] for run in runs if run.check == name])
+    mutants = power_runs(checks, args.seeds, args.power)
+    record = args.samples / f"{args.budget}.jsonl"
+    cluster = RayCalibration(args.ray) if args.ray else None
+    try:
+        samples = calibrate(args.budget, runs + mutants, folders, fingerprint, args.jobs, record, cluster)
+        if further := apart_runs(runs, samples, args.seeds):
+            print(f"styles below the solution at seed 0, trained over seeds 1-{args.seeds - 1} too: "
+                  f"{', '.join(sorted({f'{r.implementation} on {r.check}' for r in further}))}", flush=True)
+            runs += further
+            samples = calibrate(args.budget, runs + mutants, folders, fingerprint, args.jobs, record, cluster)
+    except KeyboardInterrupt:
+        if cluster is not None:
+            cluster.cancel()
+        print(f"stopped by Ctrl-C: every sample that arrived is kept in {record}; the same command trains only "
+              "what is missing", flush=True)
+        return 130
+    finally:
+        if cluster is not None:
+            cluster.close()
+    missing = [run for run in runs + mutants if run not in samples]
+    if missing:
+        print(f"error: {len(missing)} runs did not arrive (above): nothing written; the same command trains them")
+        return 1
+    entries = {name: entry(args.budget, check, [samples[run] for run in runs if run.check == name],
+                           [samples[run] for run in mutants if run.check == name])
                for name, check in checks.items()}
-    document = json.loads(THRESHOLDS_FILE.read_text()) if THRESHOLDS_FILE.exists() else {}
+    document = json.loads(args.thresholds.read_text()) if args.thresholds.exists() else {}
     document[args.budget] = document.get(args.budget, {}) | entries
-    write_atomically(THRESHOLDS_FILE, document)
-    print(table([args.budget]))
-    print(f"wrote {THRESHOLDS_FILE} [{args.budget}]")
+    write_atomically(args.thresholds, document)
+    print(table([args.budget], args.thresholds))
+    print(f"wrote {args.thresholds} [{args.budget}]")
     return 0
 
 

@@ -28,7 +28,7 @@ from ..worker.serve import handle_request
 from ..worker.session import Session
 from .allocator import with_faster_allocator
 from .pipe_channel import PipeChannel
-from .processes import kill_process_group, own_process_group
+from .processes import die_with_parent, kill_process_group, own_process_group
 
 if TYPE_CHECKING:  # the sandbox is Linux only, and imported only where one is made
     from .sandbox import Sandbox
@@ -147,14 +147,15 @@ class SubprocessWorker(Worker):
     With a sandbox, the child runs as the sandbox's user under its limits, and closing the
     worker also kills whatever that user left running, unless `sweeps` is False (a worker beside
     others of the same user: whoever started them all sweeps once they are closed). `portable`: use
-    only what every OS has (processes.py), as on Windows.
+    only what every OS has (processes.py), as on Windows. `dies_with_parent`: killed with the thread that
+    started it (Linux), for a worker started by a Ray task, which its node may kill outright.
     """
 
     def __init__(self, impl: Path, sandbox: Sandbox | None = None, threads: int | None = None,
-                 portable: bool = False, sweeps: bool = True) -> None:
+                 portable: bool = False, sweeps: bool = True, dies_with_parent: bool = False) -> None:
         super().__init__()
         self.impl, self.sandbox, self.threads, self.portable = impl, sandbox, threads, portable
-        self.sweeps = sweeps
+        self.sweeps, self.dies_with_parent = sweeps, dies_with_parent
         self.stopped = False  # interrupted: no new request is sent
         self.process: subprocess.Popen | None = None
         self.channel: PipeChannel | None = None
@@ -167,8 +168,10 @@ class SubprocessWorker(Worker):
         environment = with_faster_allocator(self.sandbox.environment() if self.sandbox else dict(os.environ))
         if self.threads:  # torch's default is every CPU of the affinity mask, whatever the quota
             environment["OMP_NUM_THREADS"] = str(self.threads)
+        # A worker whose starter is killed outright (a Ray task's process) goes with it, where `dies_with_parent`.
+        orphan_guard = (lambda: die_with_parent(signal.SIGKILL)) if self.dies_with_parent else None
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
-                                        env=environment, **own_process_group(self.portable))
+                                        env=environment, preexec_fn=orphan_guard, **own_process_group(self.portable))
         self.channel = PipeChannel(self.process.stdin, self.process.stdout, self._time_left)
         self.starts += 1
 

@@ -44,6 +44,7 @@ HANDLERS: dict[str, Callable[..., Any]] = {
     "evaluate": loop_requests.evaluate,
     "device_moves": loop_requests.device_moves,
     "training_start": training_requests.training_start,
+    "training_initialise": training_requests.training_initialise,
     "training_epoch": training_requests.training_epoch,
     "training_predict": training_requests.training_predict,
     "training_end": training_requests.training_end,

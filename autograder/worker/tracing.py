@@ -5,6 +5,8 @@ the two orders are found the same way and can be paired (`probes.transplant`).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
@@ -28,26 +30,34 @@ def call_order(model: nn.Module, x: torch.Tensor) -> list[str]:
 
 
 class _FirstUses(TorchFunctionMode):
-    """Records which of `names`' tensors each torch function call receives, in the order first received."""
+    """Records, for each of `names`' tensors, the torch function that first receives it and the argument it is
+    passed as (a keyword, or a position), in the order first received."""
 
     def __init__(self, names: dict[int, str]) -> None:
         super().__init__()
-        self.names, self.order = names, []
+        self.names = names
+        self.uses: dict[str, tuple[Callable, str | int]] = {}
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        for value in (*args, *kwargs.values()):
+        for slot, value in (*enumerate(args), *kwargs.items()):
             for item in value if isinstance(value, (list, tuple)) else (value,):
                 name = self.names.get(id(item))
-                if name is not None and name not in self.order:
-                    self.order.append(name)
+                if name is not None and name not in self.uses:
+                    self.uses[name] = (func, slot)
         return func(*args, **kwargs)
 
 
-def parameter_order(model: nn.Module, x: torch.Tensor) -> list[str]:
-    """Names of the parameters forward uses, in the order it first uses them, whatever holds them: an
-    nn.Conv2d, or a raw nn.Parameter handed to F.conv2d, registered in any order."""
+def first_uses(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[Callable, str | int]]:
+    """Each parameter forward uses -> (the torch function it is first passed to, as which argument), in the order
+    of first use, whatever holds it: an nn.Conv2d, or a raw nn.Parameter handed to F.conv2d, registered in any
+    order. Run without autograd: a model in train mode updates its BN statistics."""
     recorder = _FirstUses({id(p): name for name, p in model.named_parameters()})
     with torch.no_grad(), recorder:
         model(x)
-    return recorder.order
+    return recorder.uses
+
+
+def parameter_order(model: nn.Module, x: torch.Tensor) -> list[str]:
+    """Names of the parameters forward uses, in the order it first uses them (`first_uses`)."""
+    return list(first_uses(model, x))

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import torch
 
+from . import course_initialisation
 from .session import Session
-from .training_run import Settings, TrainingRun, training_cnn
+from .training_run import Settings, TrainingRun, normalised, training_cnn
 
 
 def training_start(session: Session, module: str | None, factory: str, kwargs: dict, seed: int,
@@ -20,6 +21,17 @@ def training_start(session: Session, module: str | None, factory: str, kwargs: d
         model = session.build(module, factory, [], kwargs, seed)
     return session.keep(session.run_student("train", "moving the model to the device", lambda: TrainingRun(
         model, images, labels, Settings(**settings), seed, torch.device(device))))
+
+
+def training_initialise(session: Session, run: int, images: torch.Tensor, seed: int) -> dict:
+    """Give the run's model the course's starting values (`course_initialisation`), traced on `images` (a few
+    training images), before its first step; then reseed, so that nothing later depends on how many random
+    numbers the student's __init__ drew."""
+    training = session.get(run, TrainingRun)
+    x = normalised(images, training.device)
+    report = session.run_student("forward", "forward", lambda: course_initialisation.initialise(training.model, x, seed))
+    torch.manual_seed(seed)
+    return report
 
 
 def training_epoch(session: Session, run: int, student_loop: bool) -> float:

@@ -82,6 +82,12 @@ class TrainingRun:
         return predict(self.model, images, self.device)
 
 
+def normalised(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 images (N, C, H, W) as the network sees them: floats on `device`, normalised per channel."""
+    mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) * 255 for v in NORMALISATION[images.shape[1]])
+    return (images.to(device).float() - mean) / std
+
+
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 128) -> torch.Tensor:
     """Logits for uint8 images (N, C, H, W), normalised as in training (NORMALISATION), in eval mode.
@@ -89,10 +95,9 @@ def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch_
     128 images at a time: DenseNet's evaluation of 256 was the worker's peak (740 MB against 589 MB), and on one or
     two threads every check's logits come out bit for bit as with 256 (the kernels split no differently)."""
     model.eval()
-    mean, std = (torch.tensor(v, device=device).view(1, -1, 1, 1) * 255 for v in NORMALISATION[images.shape[1]])
     outputs = []
     for start in range(0, len(images), batch_size):
-        x = (images[start:start + batch_size].to(device).float() - mean) / std
+        x = normalised(images[start:start + batch_size], device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             outputs.append(model(x).float().cpu())
     return torch.cat(outputs)

@@ -10,7 +10,7 @@ import ast
 import shutil
 from pathlib import Path
 
-from .mutants import Mutant
+from .mutants import TRAINING_MUTANTS, WEAK_LEARNERS, Mutant
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
@@ -82,14 +82,22 @@ def variant_names() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m tests.submissions.build OUT`: every correct variant built as a folder of OUT (for calibrate --also)."""
+    """`python -m tests.submissions.build OUT`: every correct variant built as a folder of OUT (for calibrate --also);
+    with --training-mutants, every training mutant and weaker learner instead, as OUT/MUTANT-CHECK (for calibrate
+    --power)."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("out", type=Path, help="a new folder: one subfolder per variant")
-    out = parser.parse_args(argv).out
+    parser.add_argument("out", type=Path, help="a new folder: one subfolder per variant (or per training mutant)")
+    parser.add_argument("--training-mutants", action="store_true",
+                        help="build the training mutants and weaker learners, each named MUTANT-CHECK")
+    args = parser.parse_args(argv)
+    if args.training_mutants:
+        for case in TRAINING_MUTANTS + WEAK_LEARNERS:
+            print(build_mutant(case.mutant, args.out / case.key))
+        return
     for name in variant_names():
-        print(build_variant(name, out / name))
+        print(build_variant(name, args.out / name))
 
 
 if __name__ == "__main__":

@@ -146,6 +146,11 @@ MUTANTS = [
            {"test_se_block_zero_excitation_halves_the_input", "test_se_block_scale_is_per_channel",
             "test_se_block_matches_reference", "test_se_block_computes_the_spec", "test_se_basic_block_matches_reference", "test_se_basic_block_computes_the_spec"},
            "no sigmoid on the excitation"),
+    mutant("se_gate_half", "senet.py", "s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))",
+           "s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))) * 0.0)",
+           {"test_se_block_matches_reference", "test_se_block_computes_the_spec", "test_se_basic_block_matches_reference",
+            "test_se_basic_block_computes_the_spec", "test_se_basic_block_gradient_flow"},
+           "the excitation's gate is fixed at 0.5: SE rescales nothing"),
     mutant("se_max_squeeze", "senet.py", "s = x.mean(dim=(2, 3))", "s = x.amax(dim=(2, 3))",
            {"test_se_block_matches_reference", "test_se_block_computes_the_spec",
             "test_se_basic_block_matches_reference", "test_se_basic_block_computes_the_spec"},
@@ -196,6 +201,9 @@ MUTANTS = [
     mutant("no_zero_grad", "train.py", "        optimizer.zero_grad(set_to_none=True)\n", "",
            {"test_train_one_epoch_clears_gradients", "test_train_one_epoch_matches_reference"},
            "gradients are never cleared"),
+    mutant("loss_scaled_down", "train.py", "        loss.backward()\n", "        (loss * 0.1).backward()\n",
+           {"test_train_one_epoch_matches_reference"},
+           "the loss is scaled by 0.1 before backward: the loop trains at a tenth of the learning rate"),
     mutant("zero_grad_after_backward", "train.py",
            "        optimizer.zero_grad(set_to_none=True)\n        loss = criterion(model(inputs), targets)\n        loss.backward()\n",
            "        loss = criterion(model(inputs), targets)\n        loss.backward()\n        optimizer.zero_grad()\n",
@@ -346,7 +354,7 @@ class TrainingMutant:
 
     mutant: Mutant
     check: str
-    breaks_training: bool
+    breaks_training: bool | None  # None: a weaker learner (WEAK_LEARNERS), heard in part
     unit_checks: frozenset[str]
 
     @property
@@ -389,3 +397,14 @@ TRAINING_MUTANTS = [
     TrainingMutant(_by_name("se_no_sigmoid"), "test_train_se_resnet18_cifar10", False,
                    _by_name("se_no_sigmoid").caught_by),
 ]
+
+# Weaker learners: bugs that still learn, less well than correct code. Their check hears them in only part of the
+# seeds, so no verdict is listed: `calibrate --power` measures the share it hears under each profile (the README's
+# power table), and the unit checks named hear every one of them before the due date.
+WEAK_LEARNERS = [TrainingMutant(_by_name(name), check, None, _by_name(name).caught_by) for name, check in (
+    ("no_shortcut", "test_train_resnet18_cifar10"),
+    ("no_shortcut", "test_train_resnet18_mnist"),
+    ("detached_shortcut", "test_train_resnet18_cifar10"),
+    ("se_gate_half", "test_train_se_resnet18_cifar10"),
+    ("loss_scaled_down", "test_train_student_loop_cifar10"),
+)]

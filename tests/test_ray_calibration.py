@@ -1,0 +1,140 @@
+"""`calibrate --ray`: calibration runs as tasks of a real two-node Ray cluster on this machine (smoke profile, a few
+cheap runs). The last test ends one of the nodes."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.cluster.ray_tasks import NODE_FOLDER
+from autograder.judge.processes import command_line, process_statuses
+
+from .ray_cluster import RayCluster
+
+REPO = Path(__file__).resolve().parent.parent
+MNIST_RESNET = "test_train_resnet18_mnist"  # smoke: about 6 s a run on one thread
+LENET = "test_train_lenet5_mnist"  # smoke: about 1 s a run
+
+
+def calibration_command(cluster: RayCluster, folder: Path, check: str, seeds: int) -> list[str]:
+    return [sys.executable, "-m", "autograder.instructor.calibrate", "--ray", cluster.address, "--budget", "smoke",
+            "--checks", check, "--seeds", str(seeds), "--threads", "1", "--samples", str(folder / "record"),
+            "--thresholds", str(folder / "thresholds.json")]
+
+
+def start_driver(command: list[str]) -> subprocess.Popen:
+    # SIGINT at its default in the driver, whatever this test's launcher ignores: the Ctrl-C test sends it one.
+    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdin=subprocess.DEVNULL, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def record(folder: Path) -> list[dict]:
+    path = folder / "record" / "smoke.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def calibration_workers() -> list[int]:
+    """Training workers a Ray task started (their implementation lies in the nodes' unpacked folder)."""
+    return [pid for pid in process_statuses()
+            if NODE_FOLDER.encode() in b" ".join(command_line(pid) or []) and b"autograder/worker" in b" ".join(command_line(pid) or [])]
+
+
+def worker_under(ancestor: int | None) -> bool:
+    """Whether a calibration worker descends from process `ancestor` (a node's raylet)."""
+    parents = {pid: int(s["PPid"]) for pid, s in process_statuses().items() if "PPid" in s}
+    for pid in calibration_workers():
+        while pid in parents and pid != ancestor:
+            pid = parents[pid]
+        if pid == ancestor:
+            return True
+    return False
+
+
+def assert_no_worker_left() -> None:
+    deadline = time.monotonic() + 30
+    while calibration_workers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert calibration_workers() == [], "a calibration worker outlived its task"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def node_folders_removed():
+    """The nodes' unpacked copies (on this one machine, one folder) go with the tests."""
+    before = set((Path(tempfile.gettempdir()) / NODE_FOLDER).glob("*"))
+    yield
+    for folder in set((Path(tempfile.gettempdir()) / NODE_FOLDER).glob("*")) - before:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_run_trains_alike_on_every_node_of_one_cpu_type(ray_cluster: RayCluster) -> None:
+    """Seed 0 pinned to each node: the same CPU model, the same curve to the last test image."""
+    ray = pytest.importorskip("ray")
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from autograder.instructor.ray_calibration import RayCalibration, shipped, train_on_node
+    cluster = RayCalibration(ray_cluster.address)
+    try:
+        archive = shipped({"solution": REPO / "solutions"})
+        digest, reference = hashlib.sha256(archive).hexdigest()[:16], [ray.put(archive)]
+        run = {"implementation": "solution", "check": MNIST_RESNET, "seed": 0, "threads": 1}
+        nodes = [node["NodeID"] for node in ray.nodes() if node["Alive"]]
+        task = ray.remote(train_on_node)
+        results = ray.get([task.options(num_cpus=1, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
+                           .remote(reference, digest, "smoke", run, "cpu") for node in nodes], timeout=300)
+    finally:
+        cluster.close()
+    assert sorted(r["node"] for r in results) == sorted(nodes), "each run went to the node it was pinned to"
+    assert len({r["cpu"] for r in results}) == 1
+    curves = [r["curve"]["test_accuracy"] for r in results]
+    assert curves[0] == curves[1], f"one run, two nodes of the same CPU type, two curves: {curves}"
+    assert results[0]["curve"]["layout"], "the run started from the course's initialisation"
+
+
+def test_ctrl_c_cancels_every_task_and_keeps_what_arrived(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    driver = start_driver(calibration_command(ray_cluster, tmp_path, LENET, seeds=20))
+    deadline = time.monotonic() + 300
+    while not record(tmp_path) and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGINT)
+    output, _ = driver.communicate(timeout=180)
+    kept = record(tmp_path)
+    assert driver.returncode == 130 and "stopped by Ctrl-C" in output, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert 1 <= len(kept) < 20, f"{len(kept)} samples kept"
+    assert not (tmp_path / "thresholds.json").exists(), "an interrupted calibration writes no thresholds"
+    assert_no_worker_left()
+
+
+def test_a_lost_node_costs_only_its_runs_and_a_rerun_trains_nothing(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    """The second node's raylet killed while it trains: its run trains again on the head; every seed is stored
+    once, the thresholds are written, and the same command then trains nothing."""
+    command = calibration_command(ray_cluster, tmp_path, MNIST_RESNET, seeds=4)
+    driver = start_driver(command)
+    raylet, deadline = ray_cluster.nodes[1].raylet(), time.monotonic() + 300
+    while not worker_under(raylet) and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    try:
+        assert worker_under(raylet), "no run trained on the second node"
+        os.kill(raylet, signal.SIGKILL)
+        output, _ = driver.communicate(timeout=600)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    assert driver.returncode == 0, output[-4000:]
+    seeds = sorted(sample["seed"] for sample in record(tmp_path))
+    assert seeds == [0, 1, 2, 3], f"every seed once: {seeds}"
+    written = json.loads((tmp_path / "thresholds.json").read_text())["smoke"][MNIST_RESNET]
+    assert len(written["samples"]) == 4 and all(s["cpu"] for s in written["samples"])
+    assert_no_worker_left()
+    again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    assert again.returncode == 0 and "0 runs to train (4 stored" in again.stdout, again.stdout[-3000:]
