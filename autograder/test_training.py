@@ -1,9 +1,9 @@
 """Training checks: the student's blocks, and the student's loop, must actually learn.
 
-Each check trains in the worker under the budget profile's settings (training_profiles.toml)
-and passes when the final test accuracy, measured here, reaches the calibrated threshold
-(thresholds.json). Blocks train with the grader's loop and the loop trains the grader's CNN,
-so a failure points at one or the other.
+Each check trains in the worker under the budget profile's settings (training_profiles.toml), a network of
+the upload's from the course's initialisation (`worker/course_initialisation.py`), and passes when the final
+test accuracy, measured here, reaches the calibrated threshold (thresholds.json). Blocks train with the
+grader's loop and the loop trains the grader's CNN, so a failure points at one or the other.
 """
 from __future__ import annotations
 

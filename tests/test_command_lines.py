@@ -1,4 +1,4 @@
-"""Every `python -m` entry point the READMEs name answers --help with its usage and does nothing
+"""Every `python -m` entry point the READMEs and docs/ name answers --help with its usage and does nothing
 else, gives every option a help line, and names the budget profiles when given one that is not."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from autograder.training_profiles import profile_names
 
 REPO = Path(__file__).resolve().parent.parent
-READMES = (REPO / "README.md", REPO / "autograder" / "instructor" / "student_readme.md")
+READMES = (REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "autograder" / "instructor" / "student_readme.md")
 ENTRY_POINTS = sorted({name for readme in READMES for name in re.findall(r"python -m ([\w.]+)", readme.read_text())}
                       - {"pytest"})
 

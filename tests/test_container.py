@@ -8,7 +8,7 @@ CNNLAB_RAW_DATA. Podman keeps the layers: a rerun rebuilds only what changed, an
 torch layer is reused while setup.sh stays the same.
 
 Each upload is graded by `/autograder/run_autograder` in a fresh container with the upload at
-/autograder/submission, under Gradescope's default limits or the ones the README recommends. As in every test
+/autograder/submission, under Gradescope's default limits or the ones docs/gradescope.md recommends. As in every test
 grading (`gradescope_layout.COURSE_PROFILE`), the course's standard is the smoke profile: a rubric.toml saying so
 is mounted over the image's, and every grading is asserted to apply it. The cpu profile's time and memory in a
 container are `python -m autograder.benchmarks.container`'s to measure, and that the standard and the accuracies
@@ -86,7 +86,7 @@ class Limits:
 
 
 GRADESCOPE_DEFAULT = Limits("Gradescope's default", 0.5, "768m")
-RECOMMENDED = Limits("recommended", 2, "3g")  # the README's "(recommended)" row
+RECOMMENDED = Limits("recommended", 2, "3g")  # docs/gradescope.md's "(recommended)" row
 
 
 def why_not_here() -> str | None:
@@ -219,11 +219,11 @@ def with_a_progress_bar(files: dict[str, str]) -> dict[str, str]:
     return files | {"train.py": train.replace("import torch\n", "import torch\nfrom tqdm import tqdm\n", 1)}
 
 
-def test_the_readme_recommends_the_limits_tested_here() -> None:
-    readme = (REPO / "README.md").read_text()
+def test_the_docs_recommend_the_limits_tested_here() -> None:
+    page = (REPO / "docs" / "gradescope.md").read_text()
     recommended = f"| 2, 3 GB, {gradescope_timeout() / 60:g} min (recommended) |"
-    assert recommended in readme, f"the README recommends other limits than {recommended}"
-    assert "| 0.5, 768 MB, 10 min (Gradescope's default) |" in readme
+    assert recommended in page, f"docs/gradescope.md recommends other limits than {recommended}"
+    assert "| 0.5, 768 MB, 10 min (Gradescope's default) |" in page
 
 
 def test_the_image_builds_from_the_dockerfile_and_setup_sh(image: Built, record_property) -> None:

@@ -309,10 +309,12 @@ def entry(budget: str, check: TrainingCheck, samples: list[dict], power: list[di
 
 def table(budgets: list[str], thresholds: Path = THRESHOLDS_FILE) -> str:
     """The calibration table: per profile and check, the samples' spread, the threshold, p_below and the smallest
-    drop it hears nine times in ten; then each --power mutant's share of seeds below its check's threshold."""
+    drop it hears nine times in ten; then each --power mutant's share of seeds below its check's threshold, and what
+    each profile's calibration costs in CPU-seconds."""
     rows = ["| profile | check | samples: solution (1 / 2 threads) + variants | mean | std | lowest | threshold | "
             "P(correct upload below) | drop heard 9 in 10 |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     power = ["| profile | check | training mutant | its mean | seeds below the threshold |", "| --- | --- | --- | --- | --- |"]
+    costs = []
     for budget in budgets:
         document = json.loads(thresholds.read_text()) if thresholds.exists() else {}
         for name, calibrated in document.get(budget, {}).items():
@@ -330,7 +332,20 @@ def table(budgets: list[str], thresholds: Path = THRESHOLDS_FILE) -> str:
             for mutant, found in sorted(calibrated.get("power", {}).items()):
                 power.append(f"| {budget} | {check} | {mutant.rpartition('-')[0]} | {statistics.mean(found):.1%} | "
                              f"{sum(a < limit for a in found)} of {len(found)} |")
-    return "\n".join(rows + ([""] + power if len(power) > 2 else []))
+        if cost := calibration_cost(document.get(budget, {})):
+            costs.append(f"{budget}: {cost[0]} runs, {cost[1]:,.0f} CPU-seconds (each run's seconds times its threads), "
+                         f"the longest run {cost[2]:.0f} s: on N nodes of M CPUs about {cost[1]:,.0f} / (N x M) s, "
+                         f"never under {cost[2]:.0f} s")
+    return "\n".join(rows + ([""] + power if len(power) > 2 else []) + [""] + costs)
+
+
+def calibration_cost(entries: dict[str, dict]) -> tuple[int, float, float] | None:
+    """What a profile's calibration took, from its samples (seconds at their thread count): the runs, their
+    CPU-seconds, and the longest run's seconds (what no number of CPUs shortens)."""
+    samples = [s for entry in entries.values() for s in entry.get("samples", [])]
+    if not samples:
+        return None
+    return len(samples), sum(s["seconds"] * s["threads"] for s in samples), max(s["seconds"] for s in samples)
 
 
 def verify() -> int:

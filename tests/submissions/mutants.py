@@ -340,16 +340,16 @@ class TrainingMutant:
     """A bug and the training check run on it: `breaks_training` says whether that check must fail.
 
     Each is trained under the smoke profile in the tests, the cheapest that shows every verdict
-    here: a bug that breaks training leaves the network at chance (about 10%), below every
-    smoke threshold (10.5% and up), and the two that do not break it (relu_before_addition and
-    se_no_sigmoid) clear them. After a recalibration, `python -m tests.grading --training-mutants
+    here: a bug that breaks training leaves the network near chance (about 10%), below every
+    smoke threshold (`calibrate --table`), and the two that do not break it (relu_before_addition
+    and se_no_sigmoid) clear them. After a recalibration, `python -m tests.grading --training-mutants
     cpu` shows the same verdicts under the course's profile.
 
     Bugs that still train well at this size are listed too (breaks_training=False): the
-    training checks cannot see them, and the unit checks named in `unit_checks` must. A bug
-    that trains close to the solution is neither: detached_shortcut once reached 41.4% on
-    resnet18_cifar10 against the solution's 47.2%, so it is left out here and left to the
-    stem-gradient unit check.
+    training checks cannot see them, and the unit checks named in `unit_checks` must. Bugs that
+    learn less well than correct code but still learn (a missing or detached shortcut) are weaker
+    learners (WEAK_LEARNERS, breaks_training=None): no verdict is listed, `calibrate --power`
+    measures in how many seeds their check hears them, and their unit checks hear them always.
     """
 
     mutant: Mutant
