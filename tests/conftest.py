@@ -121,7 +121,8 @@ def pytest_configure(config: pytest.Config) -> None:
 # since its image build (minutes on a machine without podman's layers) waits on the disk, not the cores.
 LONGEST_FIRST = ("test_validity_trained.py", "test_adversarial.py", "test_container.py", "test_class_grading.py",
                  "test_validity_unit_mutants.py", "test_gradescope.py", "test_hangs.py", "test_notebook_edition.py",
-                 "test_student_install.py", "test_worker_isolation.py", "test_trained_networks.py")
+                 "test_student_install.py", "test_ray_calibration.py", "test_worker_isolation.py",
+                 "test_trained_networks.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

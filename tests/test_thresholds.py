@@ -162,3 +162,27 @@ def test_confirm_unchanged_records_code_that_trains_alike_and_refuses_code_that_
     assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions") == 1
     assert f"error: training moved for {check}" in capsys.readouterr().out
     assert thresholds.read_bytes() == before
+
+
+def test_power_runs_train_each_mutant_on_its_check_and_the_table_counts_the_seeds_below(tmp_path: Path) -> None:
+    """`--power` folders are named MUTANT-CHECK; their accuracies stay out of the threshold, and the table gives the
+    share of seeds below it, beside the smallest drop of the mean that the check hears nine times in ten."""
+    checks = load_profile("smoke")
+    folders = [tmp_path / "no_shortcut-resnet18_cifar10", tmp_path / "loop_never_steps-lenet5_mnist"]
+    runs = calibrate.power_runs(checks, 3, folders)
+    assert {(r.implementation, r.check) for r in runs} == {
+        ("no_shortcut-resnet18_cifar10", "test_train_resnet18_cifar10"),
+        ("loop_never_steps-lenet5_mnist", "test_train_lenet5_mnist")}
+    assert sorted(r.seed for r in runs if r.check == "test_train_lenet5_mnist") == [0, 1, 2]
+    drop = calibrate.detectable_drop(SPREAD, 0.40)
+    moved = [a - drop for a in SPREAD]
+    assert sum(a < 0.40 for a in moved) / len(moved) == pytest.approx(0.9, abs=0.1), "not nine times in ten"
+    samples = [sample | {"threads": 1, "seconds": 30.0} for sample in samples_of("solution", SPREAD)]
+    entry = {"threshold": 0.40, "accuracies": SPREAD, "samples": samples, "p_below": 1e-5,
+             "power": {"no_shortcut-resnet18_cifar10": [0.38, 0.41, 0.35]}}
+    document = tmp_path / "thresholds.json"
+    document.write_text(json.dumps({"smoke": {"test_train_resnet18_cifar10": entry}}))
+    table = calibrate.table(["smoke"], document)
+    assert "| smoke | resnet18_cifar10 | no_shortcut | 38.0% | 2 of 3 |" in table, table
+    assert f"| {drop:.1%} |" in table.splitlines()[2], table
+    assert "smoke: 20 runs, 600 CPU-seconds" in table, table

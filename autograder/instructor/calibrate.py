@@ -6,14 +6,15 @@ Trains every training check of the profile on the reference solution once per se
 thread count, and on each `--also` folder (a correct implementation in another style) for the
 checks whose student file it writes differently, seed 0, the course's thread count; a variant whose
 seed-0 run falls below every run of the solution trains over the same seeds too (see the model below).
-Everything a
-correct upload may differ in is drawn: its initialisation (another seed, another order of
-creating parameters) and the arithmetic's order (the thread count; another CPU type reorders
-sums the same way). Per check it writes to thresholds.json the threshold, every sample it
-comes from, the estimated probability that a correct upload falls below it, the solution's
-seed-0 curve at the course's thread count (shown beside a student's run that falls short),
-the median seconds at that thread count (the time a grading keeps for the check), and what it was calibrated on: the grading images, the check's settings
-and the training code (the solution's files, the grader's training code, torch's release).
+Every run starts from the course's initialisation, as a grading does (`worker/course_initialisation.py`),
+so what a correct upload may still differ in is drawn: the seed, the arithmetic's order (the thread
+count; another CPU type reorders sums the same way) and the coding style. Per check it writes to
+thresholds.json the threshold, every sample it comes from, the estimated probability that a correct
+upload falls below it, the solution's seed-0 curve at the course's thread count (shown beside a student's
+run that falls short) and layout (the roles the initialisation placed), the median seconds at that thread
+count (the time a grading keeps for the check), and what it was calibrated on: the grading images, the
+check's settings and the training code (the solution's files, the grader's training code, torch's release).
+`--ray ADDRESS` trains the runs as tasks of a Ray cluster instead (`ray_calibration.py`).
 
     python -m autograder.instructor.calibrate --verify   # do the thresholds hold for the code and data now?
     python -m autograder.instructor.calibrate --table    # the calibration table of every profile

@@ -7,7 +7,7 @@ autograder.zip has setup.sh and run_autograder at its root (Gradescope's layout)
 grader, skeleton, solution and data scripts beside them; Gradescope unpacks it into
 /autograder/source. The student release holds the skeleton, the data scripts, a student
 README and the grader by folder rule: not `instructor/` (tools that need the solution),
-`class_grading/`, `benchmarks/` nor `gradescope/`, its check files without the checks rubric.toml does not make visible, and of
+`class_grading/`, `cluster/`, `benchmarks/` nor `gradescope/`, its check files without the checks rubric.toml does not make visible, and of
 the calibration only what a grading reads (`GRADING_READS`).
 """
 from __future__ import annotations
@@ -26,9 +26,9 @@ GRADER = REPO / "autograder"
 SHARED = ("assignment", "autograder", "data_scripts", "pyproject.toml", "ASSIGNMENT_SPEC.md")
 # Never shipped: caches, the prepared data and downloads, and networks trained with fit(..., checkpoint=...).
 NEVER = {"__pycache__", ".curves", "prepared", "downloads", ".pytest_cache", "checkpoints"}
-# The grader's folders students do not get: the tools that need the solution, class grading, the benchmarks and
-# Gradescope's machinery.
-INSTRUCTOR_FOLDERS = ("instructor", "class_grading", "benchmarks", "gradescope")
+# The grader's folders students do not get: the tools that need the solution, class grading and the Ray code it
+# shares with calibration, the benchmarks and Gradescope's machinery.
+INSTRUCTOR_FOLDERS = ("instructor", "class_grading", "cluster", "benchmarks", "gradescope")
 
 
 def files_under(part: str) -> list[Path]:
@@ -59,9 +59,10 @@ def without_hidden_checks(source: str) -> str:
 
 
 # What a grading reads of a threshold: the threshold, what it was calibrated on, the reference's
-# accuracies and seed-0 curve (shown beside a student's run that falls short) and its seconds (the time
+# accuracies and seed-0 curve (shown beside a student's run that falls short), its layout (the roles the
+# course's initialisation placed, which a student's network is compared with) and its seconds (the time
 # a grading keeps for the check).
-GRADING_READS = ("threshold", "accuracies", "curve", "seconds", "data_sha256", "settings_sha256")
+GRADING_READS = ("threshold", "accuracies", "curve", "layout", "seconds", "data_sha256", "settings_sha256")
 
 
 def public_thresholds() -> str:

@@ -18,11 +18,16 @@ POSIX = os.name == "posix"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def own_process_group(portable: bool = False) -> dict:
-    """`Popen` arguments that start a child in a process group of its own (its children join it)."""
+def own_process_group(portable: bool = False, dies_with_parent: bool = False) -> dict:
+    """`Popen` arguments that start a child in a process group of its own (its children join it); with
+    `dies_with_parent`, on Linux, one killed with the thread that starts it (`die_with_parent`)."""
     if POSIX and not portable:
-        return {"start_new_session": True}
+        return {"start_new_session": True} | ({"preexec_fn": _killed_with_parent} if dies_with_parent else {})
     return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+
+
+def _killed_with_parent() -> None:
+    die_with_parent(signal.SIGKILL)
 
 
 def die_with_parent(signum: int = signal.SIGTERM) -> None:

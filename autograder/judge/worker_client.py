@@ -28,7 +28,7 @@ from ..worker.serve import handle_request
 from ..worker.session import Session
 from .allocator import with_faster_allocator
 from .pipe_channel import PipeChannel
-from .processes import die_with_parent, kill_process_group, own_process_group
+from .processes import kill_process_group, own_process_group
 
 if TYPE_CHECKING:  # the sandbox is Linux only, and imported only where one is made
     from .sandbox import Sandbox
@@ -168,10 +168,8 @@ class SubprocessWorker(Worker):
         environment = with_faster_allocator(self.sandbox.environment() if self.sandbox else dict(os.environ))
         if self.threads:  # torch's default is every CPU of the affinity mask, whatever the quota
             environment["OMP_NUM_THREADS"] = str(self.threads)
-        # A worker whose starter is killed outright (a Ray task's process) goes with it, where `dies_with_parent`.
-        orphan_guard = (lambda: die_with_parent(signal.SIGKILL)) if self.dies_with_parent else None
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
-                                        env=environment, preexec_fn=orphan_guard, **own_process_group(self.portable))
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=environment,
+                                        **own_process_group(self.portable, self.dies_with_parent))
         self.channel = PipeChannel(self.process.stdin, self.process.stdout, self._time_left)
         self.starts += 1
 
