@@ -23,7 +23,8 @@ check's settings and the training code (the solution's files, the grader's train
 A change to the training code that leaves training as it was (a refactor, a comment, a given function
 training never calls) need not cost a calibration: --confirm-unchanged trains the solution's seed-0 run of
 each check at the course's thread count and, if every per-epoch accuracy equals the recorded curve's,
-records the code now as what the thresholds were calibrated on. Any change in the arithmetic moves some
+records the code now as what the thresholds were calibrated on, and each check's seconds as that lone run took
+them (the calibration's runs go two at a time, which overstates a grading's). Any change in the arithmetic moves some
 epoch's accuracy (a count of test images), so an equal curve is the evidence; a moved one asks for a
 calibration.
 
@@ -383,12 +384,12 @@ def confirm_unchanged(budget: str, checks: dict[str, TrainingCheck], solutions: 
     if problems:
         print("\n".join(f"error: {p}" for p in problems))
         return 1
-    moved = []
+    moved, lone = [], {}
     worker = SubprocessWorker(solutions.resolve())
     try:
         for name, check in checks.items():
-            curve = [round(a, 4) for a in train_and_measure(worker, check, seed=0, device=profile_device(budget),
-                                                            threads=threads).test_accuracy]
+            trained = train_and_measure(worker, check, seed=0, device=profile_device(budget), threads=threads)
+            curve, lone[name] = [round(a, 4) for a in trained.test_accuracy], round(sum(trained.seconds), 1)
             recorded = thresholds[name]["curve"]
             print(f"{name:36s} {'same curve' if curve == recorded else 'MOVED'}: {' '.join(f'{a:.4f}' for a in curve)}",
                   flush=True)
@@ -401,9 +402,12 @@ def confirm_unchanged(budget: str, checks: dict[str, TrainingCheck], solutions: 
         return 1
     document = json.loads(THRESHOLDS_FILE.read_text())
     for name in checks:
-        document[budget][name]["training_code"] = training_code()
+        # A lone run's seconds, as a grading trains it: the calibration's runs went two at a time, which on a
+        # 2-core Intel host took 15-25% longer than alone and overstated the time a grading keeps for a check.
+        document[budget][name] |= {"training_code": training_code(), "seconds": lone[name]}
     write_atomically(THRESHOLDS_FILE, document)
-    print(f"every curve as recorded: {THRESHOLDS_FILE} [{budget}] now records the training code here")
+    print(f"every curve as recorded: {THRESHOLDS_FILE} [{budget}] now records the training code here and each "
+          "check's seconds as this lone run took them")
     return 0
 
 
