@@ -28,6 +28,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def processes_holding(*needles: bytes) -> list[int]:
+    """Running processes whose command line holds every one of `needles`."""
+    return [pid for pid in process_statuses() if all(n in b" ".join(command_line(pid) or []) for n in needles)]
+
+
+def runs_under(ancestor: int | None, *needles: bytes) -> bool:
+    """Whether a process whose command line holds every one of `needles` descends from `ancestor` (a raylet)."""
+    parents = {pid: int(s["PPid"]) for pid, s in process_statuses().items() if "PPid" in s}
+    for pid in processes_holding(*needles):
+        while pid in parents and pid != ancestor:
+            pid = parents[pid]
+        if pid == ancestor:
+            return True
+    return False
+
+
 @dataclass
 class RayNode:
     group: int  # the process group of everything the node runs

@@ -37,7 +37,7 @@ from autograder.rubric import load_rubric
 
 from .gradescope_layout import scratch_folder_under_tmp
 from .grading import GRADING_HANG_BOUND, failed_checks
-from .ray_cluster import RayCluster
+from .ray_cluster import RayCluster, runs_under
 from .submissions.build import REPO, build_mutant, copy_solution
 from .submissions.hostile import HOSTILE
 from .submissions.mutants import MUTANTS
@@ -434,9 +434,9 @@ def start_ray_driver(batch: Batch, cluster: RayCluster, uploads: Path, folder: P
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     raylet, deadline = cluster.nodes[1].raylet(), time.monotonic() + 300
-    while not grading_under(raylet) and driver.poll() is None and time.monotonic() < deadline:
+    while not runs_under(raylet, b"run_autograder") and driver.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
-    if not grading_under(raylet):
+    if not runs_under(raylet, b"run_autograder"):
         driver.kill()
         pytest.fail(f"no grading ran on the second node:\n{driver.communicate()[0][-3000:]}")
     return on_ray, driver
@@ -488,17 +488,3 @@ def test_ray_grades_the_uploads_of_a_lost_node_once_each(batch: Batch, ray_clust
     assert all(document["score"] == 0 and len(document["tests"]) == len(load_rubric())
                for document in on_ray.results().values())
     assert_no_grading_left()
-
-
-def grading_under(ancestor: int | None) -> bool:
-    """Whether a run_autograder process descends from `ancestor`."""
-    statuses = process_statuses()
-    parents = {pid: int(s["PPid"]) for pid, s in statuses.items() if "PPid" in s}
-    for pid in parents:
-        if b"run_autograder" not in b" ".join(command_line(pid) or []):
-            continue
-        while pid in parents and pid != ancestor:
-            pid = parents[pid]
-        if pid == ancestor:
-            return True
-    return False

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from autograder.cluster.ray_tasks import NODE_FOLDER
-from autograder.judge.processes import command_line, process_statuses
 
-from .ray_cluster import RayCluster
+from .ray_cluster import RayCluster, processes_holding, runs_under
 
 REPO = Path(__file__).resolve().parent.parent
 MNIST_RESNET = "test_train_resnet18_mnist"  # smoke: about 6 s a run on one thread
@@ -43,19 +42,7 @@ def record(folder: Path) -> list[dict]:
 
 def calibration_workers() -> list[int]:
     """Training workers a Ray task started (their implementation lies in the nodes' unpacked folder)."""
-    return [pid for pid in process_statuses()
-            if NODE_FOLDER.encode() in b" ".join(command_line(pid) or []) and b"autograder/worker" in b" ".join(command_line(pid) or [])]
-
-
-def worker_under(ancestor: int | None) -> bool:
-    """Whether a calibration worker descends from process `ancestor` (a node's raylet)."""
-    parents = {pid: int(s["PPid"]) for pid, s in process_statuses().items() if "PPid" in s}
-    for pid in calibration_workers():
-        while pid in parents and pid != ancestor:
-            pid = parents[pid]
-        if pid == ancestor:
-            return True
-    return False
+    return processes_holding(NODE_FOLDER.encode(), b"autograder/worker")
 
 
 def assert_no_worker_left() -> None:
@@ -121,10 +108,10 @@ def test_a_lost_node_costs_only_its_runs_and_a_rerun_trains_nothing(ray_cluster:
     command = calibration_command(ray_cluster, tmp_path, MNIST_RESNET, seeds=4)
     driver = start_driver(command)
     raylet, deadline = ray_cluster.nodes[1].raylet(), time.monotonic() + 300
-    while not worker_under(raylet) and driver.poll() is None and time.monotonic() < deadline:
+    while not runs_under(raylet, NODE_FOLDER.encode(), b"autograder/worker") and driver.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     try:
-        assert worker_under(raylet), "no run trained on the second node"
+        assert runs_under(raylet, NODE_FOLDER.encode(), b"autograder/worker"), "no run trained on the second node"
         os.kill(raylet, signal.SIGKILL)
         output, _ = driver.communicate(timeout=600)
     finally:

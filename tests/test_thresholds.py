@@ -148,18 +148,18 @@ def test_confirm_unchanged_records_code_that_trains_alike_and_refuses_code_that_
     thresholds.write_bytes(THRESHOLDS_FILE.read_bytes())
     monkeypatch.setattr(training_profiles, "REPO", tmp_path)
     monkeypatch.setattr(training_profiles, "THRESHOLDS_FILE", thresholds)
-    monkeypatch.setattr(calibrate, "THRESHOLDS_FILE", thresholds)
     train, check = tmp_path / "solutions" / "train.py", "test_train_lenet5_mnist"
     lenet = {check: load_profile("smoke")[check]}
     train.write_text(train.read_text() + "\n# a comment\n")
-    assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions") == 0, capsys.readouterr().out
+    assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions", thresholds) == 0, capsys.readouterr().out
     assert "same curve" in capsys.readouterr().out
-    recorded = json.loads(thresholds.read_text())["smoke"][check]["training_code"]
-    assert recorded["solutions/train.py"] == training_profiles.training_code()["solutions/train.py"]
+    confirmed = json.loads(thresholds.read_text())["smoke"][check]
+    assert confirmed["training_code"]["solutions/train.py"] == training_profiles.training_code()["solutions/train.py"]
+    assert confirmed["seconds"] > 0, "the lone run's seconds are recorded"
 
     train.write_text(train.read_text().replace("            scheduler.step()\n", "            pass\n"))
     before = thresholds.read_bytes()
-    assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions") == 1
+    assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions", thresholds) == 1
     assert f"error: training moved for {check}" in capsys.readouterr().out
     assert thresholds.read_bytes() == before
 

@@ -11,8 +11,9 @@ so what a correct upload may still differ in is drawn: the seed, the arithmetic'
 count; another CPU type reorders sums the same way) and the coding style. Per check it writes to
 thresholds.json the threshold, every sample it comes from, the estimated probability that a correct
 upload falls below it, the solution's seed-0 curve at the course's thread count (shown beside a student's
-run that falls short) and layout (the roles the initialisation placed), the median seconds at that thread
-count (the time a grading keeps for the check), and what it was calibrated on: the grading images, the
+run that falls short) and layout (the roles the initialisation placed), the seconds that run takes alone
+(the time a grading keeps for the check; trained once more alone at the end, unless on Ray, where every
+task holds its own CPUs), and what it was calibrated on: the grading images, the
 check's settings and the training code (the solution's files, the grader's training code, torch's release).
 `--ray ADDRESS` trains the runs as tasks of a Ray cluster instead (`ray_calibration.py`).
 
@@ -62,6 +63,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -73,10 +75,10 @@ from ..judge.results import write_atomically
 from ..judge.worker_client import SubprocessWorker
 from ..rubric import course_standard
 from ..training import Curve, train_and_measure
-from .ray_calibration import RayCalibration
 from ..training_profiles import (THRESHOLDS_FILE, TrainingCheck, calibrated_on, calibration_problem, load_profile,
                                  load_thresholds, profile_device, profile_names, threshold_rule, training_code,
                                  training_code_changes)
+from .ray_calibration import RayCalibration
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / ".calibration"
@@ -317,8 +319,8 @@ def table(budgets: list[str], thresholds: Path = THRESHOLDS_FILE) -> str:
             "P(correct upload below) | drop heard 9 in 10 |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     power = ["| profile | check | training mutant | its mean | seeds below the threshold |", "| --- | --- | --- | --- | --- |"]
     costs = []
+    document = json.loads(thresholds.read_text()) if thresholds.exists() else {}
     for budget in budgets:
-        document = json.loads(thresholds.read_text()) if thresholds.exists() else {}
         for name, calibrated in document.get(budget, {}).items():
             accuracies, samples, limit = calibrated["accuracies"], calibrated.get("samples", []), calibrated["threshold"]
             std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
@@ -374,40 +376,46 @@ def verify() -> int:
     return 1 if problems else 0
 
 
-def confirm_unchanged(budget: str, checks: dict[str, TrainingCheck], solutions: Path) -> int:
-    """Train the solution's seed-0 run of `checks` at the course's thread count; where every curve equals its
-    recorded one, record the training code now in their thresholds.json entries. 1 (and nothing written) if any
-    curve moved, or a threshold does not hold for the images and settings now."""
-    thresholds, threads = load_thresholds(budget), course_standard().threads
+def lone_runs(budget: str, checks: dict[str, TrainingCheck], solutions: Path) -> Iterator[tuple[str, Curve]]:
+    """The solution's seed-0 run of each check at the course's thread count, one at a time in one worker, as a
+    grading trains it: its curve, and its seconds (the time a grading keeps for the check; a calibration's runs
+    side by side took 15-25% longer each on a 2-core Intel host)."""
+    worker = SubprocessWorker(solutions.resolve())
+    try:
+        for name, check in checks.items():
+            yield name, train_and_measure(worker, check, seed=0, device=profile_device(budget),
+                                          threads=course_standard().threads)
+    finally:
+        worker.close()
+
+
+def confirm_unchanged(budget: str, checks: dict[str, TrainingCheck], solutions: Path, path: Path) -> int:
+    """Train the solution's seed-0 run of `checks` alone (`lone_runs`); where every curve equals its recorded one,
+    record the training code now and each lone run's seconds in their entries of the thresholds file at `path`.
+    1 (and nothing written) if any curve moved, or a threshold does not hold for the images and settings now."""
+    document = json.loads(path.read_text())
+    thresholds = document.get(budget, {})
     problems = [p for check in checks.values() if (p := calibration_problem(
         budget, check, thresholds.get(check.name), prepared_sha256(check.dataset)))]
     if problems:
         print("\n".join(f"error: {p}" for p in problems))
         return 1
-    moved, lone = [], {}
-    worker = SubprocessWorker(solutions.resolve())
-    try:
-        for name, check in checks.items():
-            trained = train_and_measure(worker, check, seed=0, device=profile_device(budget), threads=threads)
-            curve, lone[name] = [round(a, 4) for a in trained.test_accuracy], round(sum(trained.seconds), 1)
-            recorded = thresholds[name]["curve"]
-            print(f"{name:36s} {'same curve' if curve == recorded else 'MOVED'}: {' '.join(f'{a:.4f}' for a in curve)}",
-                  flush=True)
-            if curve != recorded:
-                moved.append(f"{name} (recorded {' '.join(f'{a:.4f}' for a in recorded)})")
-    finally:
-        worker.close()
+    moved, seconds = [], {}
+    for name, trained in lone_runs(budget, checks, solutions):
+        curve, seconds[name] = [round(a, 4) for a in trained.test_accuracy], round(sum(trained.seconds), 1)
+        recorded = thresholds[name]["curve"]
+        print(f"{name:36s} {'same curve' if curve == recorded else 'MOVED'}: {' '.join(f'{a:.4f}' for a in curve)}",
+              flush=True)
+        if curve != recorded:
+            moved.append(f"{name} (recorded {' '.join(f'{a:.4f}' for a in recorded)})")
     if moved:
         print(f"error: training moved for {'; '.join(moved)}: calibrate `--budget {budget}` instead")
         return 1
-    document = json.loads(THRESHOLDS_FILE.read_text())
     for name in checks:
-        # A lone run's seconds, as a grading trains it: the calibration's runs went two at a time, which on a
-        # 2-core Intel host took 15-25% longer than alone and overstated the time a grading keeps for a check.
-        document[budget][name] |= {"training_code": training_code(), "seconds": lone[name]}
-    write_atomically(THRESHOLDS_FILE, document)
-    print(f"every curve as recorded: {THRESHOLDS_FILE} [{budget}] now records the training code here and each "
-          "check's seconds as this lone run took them")
+        thresholds[name] |= {"training_code": training_code(), "seconds": seconds[name]}
+    write_atomically(path, document)
+    print(f"every curve as recorded: {path} [{budget}] now records the training code here and each check's seconds "
+          "as this lone run took them")
     return 0
 
 
@@ -459,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.checks:
         checks = {name: checks[name] for name in args.checks}
     if args.confirm_unchanged:
-        return confirm_unchanged(args.budget, checks, args.solutions)
+        return confirm_unchanged(args.budget, checks, args.solutions, args.thresholds)
     folders = {"solution": args.solutions.resolve()} | {folder.name: folder.resolve() for folder in args.also + args.power}
     fingerprint = {name: calibrated_on(check) for name, check in checks.items()}
     runs = planned_runs(checks, args.seeds, args.threads, args.solutions, args.also)
@@ -489,6 +497,10 @@ def main(argv: list[str] | None = None) -> int:
     entries = {name: entry(args.budget, check, [samples[run] for run in runs if run.check == name],
                            [samples[run] for run in mutants if run.check == name])
                for name, check in checks.items()}
+    if cluster is None:  # runs went side by side here: a grading keeps what a lone run takes (a Ray task's are lone)
+        print("each check's seed-0 run once more, alone, for the seconds a grading keeps", flush=True)
+        for name, trained in lone_runs(args.budget, checks, args.solutions):
+            entries[name]["seconds"] = round(sum(trained.seconds), 1)
     document = json.loads(args.thresholds.read_text()) if args.thresholds.exists() else {}
     document[args.budget] = document.get(args.budget, {}) | entries
     write_atomically(args.thresholds, document)
