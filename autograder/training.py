@@ -44,11 +44,11 @@ def train_and_measure(worker: Worker, check: TrainingCheck, *, seed: int, device
     try:
         if check.module is not None:
             placed = worker.request("training_initialise", run=run, images=train_images[:2], seed=seed)
-            if not (isinstance(placed, dict) and isinstance(placed.get("layout"), dict)
-                    and isinstance(placed.get("kept"), list)):
+            layout, kept = (placed.get("layout"), placed.get("kept")) if isinstance(placed, dict) else (None, None)
+            if not (isinstance(layout, dict) and all(isinstance(n, int) for n in layout.values())
+                    and isinstance(kept, list)):  # the reply of a worker whose code the submission replaced
                 raise WorkerCrashed("worker", "the worker sent a malformed reply", "")
-            curve.layout = {str(kind): int(count) for kind, count in placed["layout"].items()}
-            curve.kept = [str(name) for name in placed["kept"]]
+            curve.layout, curve.kept = layout, [str(name) for name in kept]
         for epoch in range(1, check.settings["epochs"] + 1):
             start = time.perf_counter()
             loss = worker.request("training_epoch", run=run, student_loop=check.student_loop)
