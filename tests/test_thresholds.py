@@ -14,10 +14,11 @@ import pytest
 
 from autograder import training_profiles
 from autograder.instructor import calibrate
-from autograder.instructor.calibrate import (FALSE_FAIL, RULES, check_p_below, check_threshold, p_below, styles_apart,
-                                             threshold, verify)
-from autograder.training_profiles import (THRESHOLDS_FILE, TRAINING_CODE, calibration_problem, cpu_profile_names,
-                                          load_profile, load_thresholds, profile_names, profile_needs, threshold_rule)
+from autograder.instructor.calibrate import (FALSE_FAIL, RULES, check_p_below, check_threshold, load_samples,
+                                             p_below, styles_apart, threshold, verify)
+from autograder.training_profiles import (THRESHOLDS_FILE, TRAINING_CODE, calibrated_on, calibration_problem,
+                                          cpu_profile_names, load_profile, load_thresholds, profile_names, profile_needs,
+                                          threshold_rule)
 from data_scripts.prepare import main as prepare
 from data_scripts.subsets import load_manifest
 
@@ -139,8 +140,8 @@ def test_verify_fails_on_training_code_changed_since_calibration(edited: str, tm
 def test_confirm_unchanged_records_code_that_trains_alike_and_refuses_code_that_does_not(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """A comment in the solution's train.py leaves LeNet-5's smoke run as recorded: confirmed, the threshold records
-    the new code and --verify passes. A train_one_epoch that no longer steps its scheduler moves the curve: refused,
-    nothing written."""
+    the new code, and the resumable record's samples it came from move to it (one calibrated on other settings stays
+    behind). A train_one_epoch that no longer steps its scheduler moves the curve: refused, nothing written."""
     for name in [f"solutions/{p.name}" for p in (REPO / "solutions").glob("*.py")] + list(TRAINING_CODE):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes((REPO / name).read_bytes())
@@ -150,18 +151,28 @@ def test_confirm_unchanged_records_code_that_trains_alike_and_refuses_code_that_
     monkeypatch.setattr(training_profiles, "THRESHOLDS_FILE", thresholds)
     train, check = tmp_path / "solutions" / "train.py", "test_train_lenet5_mnist"
     lenet = {check: load_profile("smoke")[check]}
+    record = tmp_path / "smoke.jsonl"
+    sample = {"implementation": "solution", "check": check, "seed": 3, "threads": 1, "accuracy": 0.6}
+    before_edit = calibrated_on(lenet[check])
+    record.write_text(json.dumps(sample | {"calibrated_on": before_edit}) + "\n" + json.dumps(
+        sample | {"seed": 4, "calibrated_on": before_edit | {"settings_sha256": "other settings"}}) + "\n")
     train.write_text(train.read_text() + "\n# a comment\n")
-    assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions", thresholds) == 0, capsys.readouterr().out
+    assert load_samples(record, {check: calibrated_on(lenet[check])}) == {}
+    assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions", thresholds, record) == 0, \
+        capsys.readouterr().out
     assert "same curve" in capsys.readouterr().out
     confirmed = json.loads(thresholds.read_text())["smoke"][check]
     assert confirmed["training_code"]["solutions/train.py"] == training_profiles.training_code()["solutions/train.py"]
     assert confirmed["seconds"] > 0, "the lone run's seconds are recorded"
+    carried = load_samples(record, {check: calibrated_on(lenet[check])})
+    assert [run.seed for run in carried] == [3], "only the sample calibrated on the confirmed code moves"
 
     train.write_text(train.read_text().replace("            scheduler.step()\n", "            pass\n"))
     before = thresholds.read_bytes()
-    assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions", thresholds) == 1
+    recorded = record.read_bytes()
+    assert calibrate.confirm_unchanged("smoke", lenet, tmp_path / "solutions", thresholds, record) == 1
     assert f"error: training moved for {check}" in capsys.readouterr().out
-    assert thresholds.read_bytes() == before
+    assert thresholds.read_bytes() == before and record.read_bytes() == recorded
 
 
 def test_power_runs_train_each_mutant_on_its_check_and_the_table_counts_the_seeds_below(tmp_path: Path) -> None:

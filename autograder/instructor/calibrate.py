@@ -25,7 +25,8 @@ A change to the training code that leaves training as it was (a refactor, a comm
 training never calls) need not cost a calibration: --confirm-unchanged trains the solution's seed-0 run of
 each check at the course's thread count and, if every per-epoch accuracy equals the recorded curve's,
 records the code now as what the thresholds were calibrated on, and each check's seconds as that lone run took
-them (the calibration's runs go two at a time, which overstates a grading's). Any change in the arithmetic moves some
+them (the calibration's runs go two at a time, which overstates a grading's); the resumable record's samples move
+to the code now too, so a later --power or --checks run trains only what is missing. Any change in the arithmetic moves some
 epoch's accuracy (a count of test images), so an equal curve is the evidence; a moved one asks for a
 calibration.
 
@@ -54,6 +55,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import statistics
 import sys
@@ -389,9 +391,28 @@ def lone_runs(budget: str, checks: dict[str, TrainingCheck], solutions: Path) ->
         worker.close()
 
 
-def confirm_unchanged(budget: str, checks: dict[str, TrainingCheck], solutions: Path, path: Path) -> int:
+def carry_record(record: Path, old: dict[str, dict], new: dict[str, dict]) -> int:
+    """Move each sample of the resumable `record` whose check was calibrated on `old[check]` to `new[check]`, so that
+    a later calibration of code confirmed unchanged trains only what is missing; how many moved."""
+    if not record.exists():
+        return 0
+    lines, moved = [], 0
+    for line in record.read_text().splitlines():
+        sample = json.loads(line)
+        if sample["check"] in old and sample["calibrated_on"] == old[sample["check"]]:
+            sample["calibrated_on"], moved = new[sample["check"]], moved + 1
+        lines.append(json.dumps(sample))
+    carried = record.with_name(f".{record.name}.carried")
+    carried.write_text("".join(f"{line}\n" for line in lines))
+    os.replace(carried, record)
+    return moved
+
+
+def confirm_unchanged(budget: str, checks: dict[str, TrainingCheck], solutions: Path, path: Path,
+                      record: Path) -> int:
     """Train the solution's seed-0 run of `checks` alone (`lone_runs`); where every curve equals its recorded one,
-    record the training code now and each lone run's seconds in their entries of the thresholds file at `path`.
+    record the training code now and each lone run's seconds in their entries of the thresholds file at `path`, and
+    carry the samples of the resumable `record` that the thresholds came from to the code now (`carry_record`).
     1 (and nothing written) if any curve moved, or a threshold does not hold for the images and settings now."""
     document = json.loads(path.read_text())
     thresholds = document.get(budget, {})
@@ -411,11 +432,14 @@ def confirm_unchanged(budget: str, checks: dict[str, TrainingCheck], solutions: 
     if moved:
         print(f"error: training moved for {'; '.join(moved)}: calibrate `--budget {budget}` instead")
         return 1
+    fingerprints = {name: calibrated_on(check) for name, check in checks.items()}
+    calibrated = {name: {key: thresholds[name].get(key) for key in fingerprints[name]} for name in checks}
     for name in checks:
         thresholds[name] |= {"training_code": training_code(), "seconds": seconds[name]}
     write_atomically(path, document)
+    carried = carry_record(record, calibrated, fingerprints)
     print(f"every curve as recorded: {path} [{budget}] now records the training code here and each check's seconds "
-          "as this lone run took them")
+          f"as this lone run took them; {carried} samples of {record} carried to it")
     return 0
 
 
@@ -452,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="calibrate nothing: print the calibration table")
     parser.add_argument("--confirm-unchanged", action="store_true",
                         help="calibrate nothing: show that the training code now trains the solution's seed-0 runs "
-                             "exactly as recorded, and if so record it")
+                             "exactly as recorded, and if so record it (in the thresholds and the resumable record)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill ends the training workers too (finally)
     if args.verify:
@@ -467,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.checks:
         checks = {name: checks[name] for name in args.checks}
     if args.confirm_unchanged:
-        return confirm_unchanged(args.budget, checks, args.solutions, args.thresholds)
+        return confirm_unchanged(args.budget, checks, args.solutions, args.thresholds,
+                                 args.samples / f"{args.budget}.jsonl")
     folders = {"solution": args.solutions.resolve()} | {folder.name: folder.resolve() for folder in args.also + args.power}
     fingerprint = {name: calibrated_on(check) for name, check in checks.items()}
     runs = planned_runs(checks, args.seeds, args.threads, args.solutions, args.also)
