@@ -112,16 +112,23 @@ class SuiteReport:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SuiteReport(), "suite-report")
+    # pytest-xdist (3.7 on) hands `--dist loadfile` files out by their number of tests, not in collection order,
+    # unless told not to: that put LONGEST_FIRST's few-test files (the image build, the student install, Ray)
+    # last, however the tests were launched.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
-# The files that take minutes, longest first (seconds each took in CI on 2026-12-05 at 3c2e92b: 889, 861,
-# 329, 680, 471, 274, 247, 189, 141, 141 and 135). Under `--dist loadfile` each file goes whole to the next free
-# worker in collection order; alphabetical order handed the two validity files out last, so one worker ran on
-# alone for minutes. Longest first keeps the workers' loads even; the container file goes early all the same,
-# since its image build (minutes on a machine without podman's layers) waits on the disk, not the cores.
+# The files that take minutes, longest first (seconds each took in CI on the 2-core Intel host at f978f86:
+# validity_trained 1169, adversarial 982, class_grading 877, container 766, ray_calibration 244; the rest in the
+# order CI measured on 2026-12-05). Under `--dist loadfile` each file goes whole to the next free worker in
+# collection order (`pytest_configure` keeps xdist from reordering); alphabetical order handed the two validity
+# files out last, so one worker ran on alone for minutes. Longest first keeps the workers' loads even; the
+# container file goes early all the same, since its image build (minutes on a machine without podman's layers)
+# waits on the disk, not the cores.
 LONGEST_FIRST = ("test_validity_trained.py", "test_adversarial.py", "test_container.py", "test_class_grading.py",
-                 "test_validity_unit_mutants.py", "test_gradescope.py", "test_hangs.py", "test_notebook_edition.py",
-                 "test_student_install.py", "test_ray_calibration.py", "test_worker_isolation.py",
+                 "test_validity_unit_mutants.py", "test_gradescope.py", "test_ray_calibration.py", "test_hangs.py",
+                 "test_notebook_edition.py", "test_student_install.py", "test_worker_isolation.py",
                  "test_trained_networks.py")
 
 
