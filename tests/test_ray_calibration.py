@@ -18,6 +18,7 @@ import pytest
 from autograder.cluster.ray_tasks import NODE_FOLDER
 
 from .ray_cluster import RayCluster, processes_holding, runs_under
+from .submissions.build import copy_solution
 
 REPO = Path(__file__).resolve().parent.parent
 MNIST_RESNET = "test_train_resnet18_mnist"  # smoke: about 6 s a run on one thread
@@ -61,21 +62,27 @@ def node_folders_removed():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_run_trains_alike_on_every_node_of_one_cpu_type(ray_cluster: RayCluster) -> None:
-    """Seed 0 pinned to each node: the same CPU model, the same curve to the last test image."""
+def test_a_run_trains_alike_on_every_node_of_one_cpu_type(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    """Seed 0 pinned to each node: the same CPU model, the same curve to the last test image. A --power
+    implementation that raises sends back what it raised, for calibrate to record as a failed check."""
     ray = pytest.importorskip("ray")
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from autograder.instructor.ray_calibration import RayCalibration, shipped, train_on_node
+    broken = copy_solution(tmp_path / "raises-resnet18_mnist")
+    (broken / "resnet.py").write_text((broken / "resnet.py").read_text() + "\n\ndef _raises(self, x):\n"
+                                      "    raise RuntimeError('a broken block')\n\n\nBasicBlock.forward = _raises\n")
     cluster = RayCalibration(ray_cluster.address)
     try:
-        archive = shipped({"solution": REPO / "solutions"})
+        archive = shipped({"solution": REPO / "solutions", broken.name: broken})
         digest, reference = hashlib.sha256(archive).hexdigest()[:16], [ray.put(archive)]
         run = {"implementation": "solution", "check": MNIST_RESNET, "seed": 0, "threads": 1}
         nodes = [node["NodeID"] for node in ray.nodes() if node["Alive"]]
         task = ray.remote(train_on_node)
         results = ray.get([task.options(num_cpus=1, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
                            .remote(reference, digest, "smoke", run, "cpu") for node in nodes], timeout=300)
+        raised = ray.get(task.options(num_cpus=1).remote(reference, digest, "smoke",
+                                                         run | {"implementation": broken.name}, "cpu"), timeout=300)
     finally:
         cluster.close()
     assert sorted(r["node"] for r in results) == sorted(nodes), "each run went to the node it was pinned to"
@@ -83,6 +90,7 @@ def test_a_run_trains_alike_on_every_node_of_one_cpu_type(ray_cluster: RayCluste
     curves = [r["curve"]["test_accuracy"] for r in results]
     assert curves[0] == curves[1], f"one run, two nodes of the same CPU type, two curves: {curves}"
     assert results[0]["curve"]["layout"], "the run started from the course's initialisation"
+    assert "a broken block" in raised["raised"][1] and "curve" not in raised and raised["cpu"], raised
 
 
 def test_ctrl_c_cancels_every_task_and_keeps_what_arrived(ray_cluster: RayCluster, tmp_path: Path) -> None:

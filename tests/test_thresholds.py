@@ -19,8 +19,11 @@ from autograder.instructor.calibrate import (FALSE_FAIL, RULES, check_p_below, c
 from autograder.training_profiles import (THRESHOLDS_FILE, TRAINING_CODE, calibrated_on, calibration_problem,
                                           cpu_profile_names, load_profile, load_thresholds, profile_names, profile_needs,
                                           threshold_rule)
+from autograder.worker.contract import StudentError
 from data_scripts.prepare import main as prepare
 from data_scripts.subsets import load_manifest
+
+from .submissions.build import copy_solution
 
 REPO = Path(__file__).resolve().parent.parent
 CALIBRATED = [budget for budget in profile_names() if load_thresholds(budget)]
@@ -190,10 +193,32 @@ def test_power_runs_train_each_mutant_on_its_check_and_the_table_counts_the_seed
     assert sum(a < 0.40 for a in moved) / len(moved) == pytest.approx(0.9, abs=0.1), "not nine times in ten"
     samples = [sample | {"threads": 1, "seconds": 30.0} for sample in samples_of("solution", SPREAD)]
     entry = {"threshold": 0.40, "accuracies": SPREAD, "samples": samples, "p_below": 1e-5,
-             "power": {"no_shortcut-resnet18_cifar10": [0.38, 0.41, 0.35]}}
+             "power": {"no_shortcut-resnet18_cifar10": [0.38, 0.41, 0.35], "raises-resnet18_cifar10": [None, None]}}
     document = tmp_path / "thresholds.json"
     document.write_text(json.dumps({"smoke": {"test_train_resnet18_cifar10": entry}}))
     table = calibrate.table(["smoke"], document)
     assert "| smoke | resnet18_cifar10 | no_shortcut | 38.0% | 2 of 3 |" in table, table
+    assert "| smoke | resnet18_cifar10 | raises | raises | 2 of 2 |" in table, table
     assert f"| {drop:.1%} |" in table.splitlines()[2], table
     assert "smoke: 20 runs, 600 CPU-seconds" in table, table
+
+
+def test_a_power_run_that_raises_fails_its_check_and_correct_code_that_raises_stops_the_calibration(
+        tmp_path: Path) -> None:
+    """A one-bug implementation that crashes (DenseNet's layer returning only its new features does) fails its check
+    on that seed, as a grading fails it, and the record keeps it; the same crash from correct code is no sample."""
+    folder = copy_solution(tmp_path / "raises-lenet5_mnist")
+    baseline = folder / "baseline.py"
+    baseline.write_text(baseline.read_text() + "\n\ndef _raises(self, x):\n    raise RuntimeError('a broken LeNet-5')\n\n"
+                        "LeNet5.forward = _raises\n")
+    check = load_profile("smoke")["test_train_lenet5_mnist"]
+    runs = calibrate.power_runs({check.name: check}, 1, [folder])
+    fingerprint, record = {check.name: calibrated_on(check)}, tmp_path / "smoke.jsonl"
+    samples = calibrate.calibrate("smoke", runs, {folder.name: folder}, fingerprint, 1, record,
+                                  mutants=frozenset({folder.name}))
+    assert samples[runs[0]]["accuracy"] is None and "a broken LeNet-5" in samples[runs[0]]["failed"], samples
+    assert load_samples(record, fingerprint) == samples, "a rerun would train it again"
+    record.unlink()
+    with pytest.raises(StudentError, match="a broken LeNet-5"):
+        calibrate.calibrate("smoke", runs, {folder.name: folder}, fingerprint, 1, record)
+    assert load_samples(record, fingerprint) == {}

@@ -75,6 +75,7 @@ from ..cluster.ray_tasks import cpu_model
 from ..judge.resources import available
 from ..judge.results import write_atomically
 from ..judge.worker_client import SubprocessWorker
+from ..worker.contract import StudentError
 from ..rubric import course_standard
 from ..training import Curve, train_and_measure
 from ..training_profiles import (THRESHOLDS_FILE, TrainingCheck, calibrated_on, calibration_problem, load_profile,
@@ -215,17 +216,24 @@ def recorded_seconds(recorded: dict[str, dict], run: Run) -> float:
     return statistics.median(seconds) if seconds else 0.0
 
 
-def sample_of(run: Run, curve: Curve, where: dict) -> dict:
+def sample_of(run: Run, trained: Curve | StudentError, where: dict) -> dict:
     """A run's sample: its final accuracy, seconds, per-epoch curve, the network's layout (`Curve.layout`) and where
-    it trained (the node, and its CPU model)."""
-    return asdict(run) | {"accuracy": round(curve.test_accuracy[-1], 4), "seconds": round(sum(curve.seconds), 1),
-                          "curve": [round(a, 4) for a in curve.test_accuracy], "layout": curve.layout} | where
+    it trained (the node, and its CPU model). A --power run whose implementation raised fails its check on that seed,
+    as a grading would fail it: no accuracy, and what it raised."""
+    if isinstance(trained, StudentError):
+        return asdict(run) | {"accuracy": None, "seconds": 0.0, "curve": [], "layout": {},
+                              "failed": f"{trained.kind}: {trained.summary}"[:300]} | where
+    return asdict(run) | {"accuracy": round(trained.test_accuracy[-1], 4), "seconds": round(sum(trained.seconds), 1),
+                          "curve": [round(a, 4) for a in trained.test_accuracy], "layout": trained.layout} | where
 
 
 def calibrate(budget: str, runs: list[Run], folders: dict[str, Path], fingerprint: dict, jobs: int,
-              record: Path, cluster: RayCalibration | None = None) -> dict[Run, dict]:
+              record: Path, cluster: RayCalibration | None = None,
+              mutants: frozenset[str] = frozenset()) -> dict[Run, dict]:
     """Train every run not in the `record` yet, here (`jobs` torch threads at a time) or as tasks of `cluster`,
-    appending each sample to the record as it arrives; every sample, stored ones included."""
+    appending each sample to the record as it arrives; every sample, stored ones included. A run of one of the
+    `mutants` (the --power folders) that raises is a sample that fails its check; correct code that raises stops
+    the calibration here, and stays missing on Ray."""
     checks, device = load_profile(budget), profile_device(budget)
     record.parent.mkdir(parents=True, exist_ok=True)
     samples = load_samples(record, fingerprint)
@@ -248,17 +256,19 @@ def calibrate(budget: str, runs: list[Run], folders: dict[str, Path], fingerprin
             with record.open("a") as out:
                 out.write(json.dumps(sample | {"calibrated_on": fingerprint[run.check]}) + "\n")
             done = sum(r in samples for r in pending)
+            outcome = f"{sample['accuracy']:.4f}" if sample["accuracy"] is not None else f"failed ({sample['failed']})"
             print(f"{run.check:36s} {run.implementation:20s} seed {run.seed:2d} threads {run.threads}  "
-                  f"{sample['accuracy']:.4f}  {sample['seconds']:6.1f} s  [{done}/{len(pending)}, "
+                  f"{outcome}  {sample['seconds']:6.1f} s  [{done}/{len(pending)}, "
                   f"{(time.monotonic() - started) / 60:.1f} min]", flush=True)
 
     if cluster is not None:
-        for run, curve, where_or_why in cluster.train(budget, pending, folders, device):
-            if curve is None:
-                print(f"{run.check} {run.implementation} seed {run.seed}: its Ray task failed ({where_or_why}); "
+        for run, trained, where_or_why in cluster.train(budget, pending, folders, device):
+            if trained is None or (isinstance(trained, StudentError) and run.implementation not in mutants):
+                why = where_or_why if trained is None else f"{run.implementation} raised {trained}"
+                print(f"{run.check} {run.implementation} seed {run.seed}: its Ray task failed ({why}); "
                       "the same command trains it again", flush=True)
             else:
-                keep(run, sample_of(run, curve, where_or_why))
+                keep(run, sample_of(run, trained, where_or_why))
     else:
         here = {"node": "local", "cpu": cpu_model()}
 
@@ -267,8 +277,14 @@ def calibrate(budget: str, runs: list[Run], folders: dict[str, Path], fingerprin
             with lock:
                 if key not in workers:
                     workers[key] = SubprocessWorker(folders[run.implementation])
-            curve = train_and_measure(workers[key], checks[run.check], seed=run.seed, device=device, threads=run.threads)
-            keep(run, sample_of(run, curve, here))
+            try:
+                trained = train_and_measure(workers[key], checks[run.check], seed=run.seed, device=device,
+                                            threads=run.threads)
+            except StudentError as error:
+                if run.implementation not in mutants:
+                    raise
+                trained = error
+            keep(run, sample_of(run, trained, here))
 
         for count in sorted({run.threads for run in runs}):
             todo = [run for run in runs if run.threads == count and run not in samples]
@@ -301,7 +317,7 @@ def entry(budget: str, check: TrainingCheck, samples: list[dict], power: list[di
     standard = course_standard().threads
     reference = next((s for s in samples if s["implementation"] == "solution" and s["seed"] == 0
                       and s["threads"] == standard), samples[0])
-    mutants: dict[str, list[float]] = {}
+    mutants: dict[str, list[float | None]] = {}  # None: the seed's run raised, and failed its check
     for sample in power:
         mutants.setdefault(sample["implementation"], []).append(sample["accuracy"])
     return {"threshold": limit, "p_below": check_p_below(samples, limit), "accuracies": accuracies,
@@ -336,8 +352,10 @@ def table(budgets: list[str], thresholds: Path = THRESHOLDS_FILE) -> str:
                         f"| {std:.1%} | {min(accuracies):.1%} | {limit:.1%} | "
                         f"{calibrated.get('p_below', float('nan')):.1e} | {detectable_drop(accuracies, limit):.1%} |")
             for mutant, found in sorted(calibrated.get("power", {}).items()):
-                power.append(f"| {budget} | {check} | {mutant.rpartition('-')[0]} | {statistics.mean(found):.1%} | "
-                             f"{sum(a < limit for a in found)} of {len(found)} |")
+                trained = [a for a in found if a is not None]
+                mean = f"{statistics.mean(trained):.1%}" if trained else "raises"
+                power.append(f"| {budget} | {check} | {mutant.rpartition('-')[0]} | {mean} | "
+                             f"{sum(a is None or a < limit for a in found)} of {len(found)} |")
         if cost := calibration_cost(document.get(budget, {})):
             costs.append(f"{budget}: {cost[0]} runs, {cost[1]:,.0f} CPU-seconds (each run's seconds times its threads), "
                          f"the longest run {cost[2]:.0f} s: on N nodes of M CPUs about {cost[1]:,.0f} / (N x M) s, "
@@ -497,15 +515,16 @@ def main(argv: list[str] | None = None) -> int:
     fingerprint = {name: calibrated_on(check) for name, check in checks.items()}
     runs = planned_runs(checks, args.seeds, args.threads, args.solutions, args.also)
     mutants = power_runs(checks, args.seeds, args.power)
+    power = frozenset(folder.name for folder in args.power)
     record = args.samples / f"{args.budget}.jsonl"
     cluster = RayCalibration(args.ray) if args.ray else None
     try:
-        samples = calibrate(args.budget, runs + mutants, folders, fingerprint, args.jobs, record, cluster)
+        samples = calibrate(args.budget, runs + mutants, folders, fingerprint, args.jobs, record, cluster, power)
         if further := apart_runs(runs, samples, args.seeds):
             print(f"styles below the solution at seed 0, trained over seeds 1-{args.seeds - 1} too: "
                   f"{', '.join(sorted({f'{r.implementation} on {r.check}' for r in further}))}", flush=True)
             runs += further
-            samples = calibrate(args.budget, runs + mutants, folders, fingerprint, args.jobs, record, cluster)
+            samples = calibrate(args.budget, runs + mutants, folders, fingerprint, args.jobs, record, cluster, power)
     except KeyboardInterrupt:
         if cluster is not None:
             cluster.cancel()

@@ -23,6 +23,7 @@ from ..cluster.ray_tasks import RayTasks, cpu_model, unpacked_once
 from ..judge.worker_client import SubprocessWorker
 from ..training import Curve, train_and_measure
 from ..training_profiles import load_profile
+from ..worker.contract import StudentError
 
 
 def without_caches(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
@@ -40,7 +41,8 @@ def shipped(folders: dict[str, Path]) -> bytes:
 
 
 def train_on_node(archive: list, digest: str, budget: str, run: dict, device: str) -> dict:
-    """The Ray task: train one calibration run on this node; its curve, the node and the node's CPU model."""
+    """The Ray task: train one calibration run on this node; its curve (or what the implementation raised), the node
+    and the node's CPU model."""
     import ray
 
     source = unpacked_once(archive, digest) / "source"
@@ -48,10 +50,13 @@ def train_on_node(archive: list, digest: str, budget: str, run: dict, device: st
     check = load_profile(budget)[run["check"]]
     worker = SubprocessWorker(source / "implementations" / run["implementation"], dies_with_parent=True)
     try:
-        curve = train_and_measure(worker, check, seed=run["seed"], device=device, threads=run["threads"])
+        trained = {"curve": asdict(train_and_measure(worker, check, seed=run["seed"], device=device,
+                                                     threads=run["threads"]))}
+    except StudentError as error:  # the implementation's doing, not the node's: no retry would change it
+        trained = {"raised": [error.kind, error.summary]}
     finally:  # done, failed or cancelled: the worker goes with the run
         worker.close()
-    return {"curve": asdict(curve), "node": ray.get_runtime_context().get_node_id(), "cpu": cpu_model()}
+    return trained | {"node": ray.get_runtime_context().get_node_id(), "cpu": cpu_model()}
 
 
 class RayCalibration:
@@ -61,9 +66,10 @@ class RayCalibration:
         self.tasks = RayTasks(address)
 
     def train(self, budget: str, runs: list, folders: dict[str, Path],
-              device: str) -> Iterator[tuple[object, Curve | None, dict | str]]:
-        """Submit every run; yield (run, its curve, {"node", "cpu"}) as each arrives, or (run, None, why) for a
-        run whose retries are spent (it stays missing from the record: a rerun trains it)."""
+              device: str) -> Iterator[tuple[object, Curve | StudentError | None, dict | str]]:
+        """Submit every run; yield (run, its curve or what its implementation raised, {"node", "cpu"}) as each
+        arrives, or (run, None, why) for a run whose retries are spent (it stays missing from the record: a rerun
+        trains it)."""
         ray = self.tasks.ray
         archive = shipped({name: folders[name] for name in sorted({run.implementation for run in runs})})
         digest = hashlib.sha256(archive).hexdigest()[:16]
@@ -76,7 +82,8 @@ class RayCalibration:
             if error is not None:
                 yield run, None, f"{type(error).__name__}: {error}"[:500]
             else:
-                yield run, Curve(**result["curve"]), {"node": result["node"], "cpu": result["cpu"]}
+                trained = Curve(**result["curve"]) if "curve" in result else StudentError(*result["raised"], "")
+                yield run, trained, {"node": result["node"], "cpu": result["cpu"]}
 
     def cancel(self) -> None:
         self.tasks.cancel()
