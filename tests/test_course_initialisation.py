@@ -8,7 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.training import Curve
+from autograder.judge.worker_client import Worker, WorkerCrashed
+from autograder.training import Curve, train_and_measure
+from autograder.training_profiles import load_profile
 from autograder.training_feedback import initialisation_note
 from autograder.worker.course_initialisation import initialise
 from autograder.worker.package_loader import load_module
@@ -94,3 +96,25 @@ def test_the_feedback_says_how_a_network_started():
     note = initialisation_note(own, reference)
     assert "bias: 1 (the reference 0)" in note and "course's rule by role" in note
     assert "kept your own initial values" in note and "gate" in note
+
+
+class ReplacedWorker(Worker):
+    """A worker whose code the submission replaced: it builds anything and answers training_initialise with `reply`."""
+
+    def __init__(self, reply: object) -> None:
+        super().__init__()
+        self.reply = reply
+
+    def construct(self, target: tuple[str, str], op: str, **args: object) -> object:
+        return 1
+
+    def request(self, op: str, **args: object) -> object:
+        return self.reply if op == "training_initialise" else None
+
+
+@pytest.mark.parametrize("reply", [None, {"layout": {"kernel 3x3": "many"}, "kept": []},
+                                   {"layout": {"kernel 3x3": 4}, "kept": "conv1.weight"}])
+def test_a_malformed_initialisation_reply_is_a_crashed_worker_not_a_grader_error(reply: object) -> None:
+    check = load_profile("smoke")["test_train_resnet18_mnist"]
+    with pytest.raises(WorkerCrashed, match="malformed reply"):
+        train_and_measure(ReplacedWorker(reply), check, seed=0, device="cpu", threads=1)

@@ -75,12 +75,12 @@ from ..cluster.ray_tasks import cpu_model
 from ..judge.resources import available
 from ..judge.results import write_atomically
 from ..judge.worker_client import SubprocessWorker
-from ..worker.contract import StudentError
 from ..rubric import course_standard
 from ..training import Curve, train_and_measure
 from ..training_profiles import (THRESHOLDS_FILE, TrainingCheck, calibrated_on, calibration_problem, load_profile,
                                  load_thresholds, profile_device, profile_names, threshold_rule, training_code,
                                  training_code_changes)
+from ..worker.contract import StudentError
 from .ray_calibration import RayCalibration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -263,10 +263,12 @@ def calibrate(budget: str, runs: list[Run], folders: dict[str, Path], fingerprin
 
     if cluster is not None:
         for run, trained, where_or_why in cluster.train(budget, pending, folders, device):
-            if trained is None or (isinstance(trained, StudentError) and run.implementation not in mutants):
-                why = where_or_why if trained is None else f"{run.implementation} raised {trained}"
-                print(f"{run.check} {run.implementation} seed {run.seed}: its Ray task failed ({why}); "
+            if trained is None:
+                print(f"{run.check} {run.implementation} seed {run.seed}: its Ray task failed ({where_or_why}); "
                       "the same command trains it again", flush=True)
+            elif isinstance(trained, StudentError) and run.implementation not in mutants:
+                print(f"{run.check} {run.implementation} seed {run.seed}: correct code raised {trained.kind}: "
+                      f"{trained.summary}; mend it, then run the same command", flush=True)
             else:
                 keep(run, sample_of(run, trained, where_or_why))
     else:
