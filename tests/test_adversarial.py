@@ -17,7 +17,7 @@ from autograder.judge.sandbox import kill_processes_of, process_states
 from .loopback import heard
 from .gradescope_layout import SimulatedGradescope
 from .grading import files_behind
-from .submissions.hostile import HOSTILE, Hostile
+from .submissions.hostile import HOSTILE, TIME_LIMIT_SCALE, Hostile
 from .test_gradescope import assert_complete_and_valid
 
 SECRETS = ("LEAKED", "NETWORK-REACHED")
@@ -36,7 +36,7 @@ def test_a_hostile_submission_earns_nothing_it_did_not_earn(hostile: Hostile, gr
                                                             listener: list[socket.socket], record_property) -> None:
     if hostile.needs_root and gradescope.uid is None:
         pytest.skip("needs the sandbox's own user and network namespace: run the tests as root")
-    graded = gradescope.grade(hostile.files(), "--time-limit-scale", str(hostile.time_limit_scale))
+    graded = gradescope.grade(hostile.files(), "--time-limit-scale", str(TIME_LIMIT_SCALE))
     lost = [t for t in graded.results["tests"] if t["score"] < t["max_score"]]
     said = next((line for line in (lost[0]["output"].splitlines() if lost else [])
                  if line.strip() and not line.startswith("Expected:")), "-")[:140]

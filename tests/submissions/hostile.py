@@ -21,6 +21,11 @@ LISTENER_PORT = 47231 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removep
 FORWARD = "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        ### BEGIN SOLUTION\n"
 EVALUATE = "def evaluate(model: nn.Module, loader: Batches, device: torch.device | str) -> float:\n"
 
+# Hostile uploads are graded with the rubric's time limits times this, so that a case that hangs waits
+# out less in every check it reaches. Not below a quarter: at a tenth, smoke MobileNet's 30 s were 2.5
+# times its lone run, and beside two other gradings on 2 busy cores it timed out (CI of 4d8942f).
+TIME_LIMIT_SCALE = 0.25
+
 
 @dataclass(frozen=True)
 class Hostile:
@@ -30,11 +35,6 @@ class Hostile:
     edits: tuple[tuple[str, str, str], ...]  # (file, anchor, code): code goes after the anchor; "" = file end
     loses: frozenset[str] = frozenset()
     needs_root: bool = False
-    # Graded with the rubric's time limits times this: a case that hangs waits out a limit in every check
-    # it reaches, so it may take a tenth (still several times what the solution's checks need). The fork
-    # bomb stays at a quarter: beside two other gradings the copies it leaves slow a later check of its own
-    # file past its limit (87 points instead of 90, at a tenth and at a quarter alike).
-    time_limit_scale: float = 0.25
 
     def files(self) -> dict[str, str]:
         folder = REPO / ("assignment" if self.base == "skeleton" else "solutions")
@@ -297,7 +297,7 @@ HOSTILE = [
             at_import(FAKE_OUTPUT)),
     Hostile("infinite_loop", "evaluate never returns", "solution",
             (("train.py", EVALUATE, "    while True:\n        pass"),),
-            loses=frozenset({"test_evaluate_accuracy", "test_evaluate_changes_nothing"}), time_limit_scale=0.1),
+            loses=frozenset({"test_evaluate_accuracy", "test_evaluate_changes_nothing"})),
     Hostile("fork_bomb", "forks without end in DepthwiseSeparableConv.forward", "solution",
             (("mobilenet.py", FORWARD, "import os\nwhile True:\n    os.fork()"),),
             loses=frozenset({"test_depthwise_separable_output_shape", "test_depthwise_separable_gradient_flow",
